@@ -1,0 +1,106 @@
+// Package config reads flowsieve's process configuration: a YAML file, then
+// FLOWSIEVE_<SECTION>_<KEY> environment variables, then command-line flags,
+// each layer overriding the one before. Every key is declared once in the
+// table in keys.go (name, default, type, whether it is a secret); loading,
+// unknown-key detection, flags, environment names and `config print` all
+// derive from that table, and every check on values lives in validate.go.
+//
+// The package hands plain values to cmd; nothing below cmd imports it.
+package config
+
+import "time"
+
+// Config is the effective configuration after all layers are merged and
+// validated.
+type Config struct {
+	Kafka    Kafka
+	Input    Input
+	Output   Output
+	Rules    Rules
+	Metrics  Metrics
+	Log      Log
+	Embedded Embedded
+}
+
+// Kafka is how to reach the cluster. An empty Brokers list means "start the
+// embedded single-node broker" (see Embedded).
+type Kafka struct {
+	Brokers  []string
+	ClientID string
+	TLS      TLS
+	SASL     SASL
+}
+
+// TLS settings for the Kafka connection.
+type TLS struct {
+	Enabled            bool
+	CAFile             string
+	CertFile           string
+	KeyFile            string
+	ServerName         string
+	InsecureSkipVerify bool
+}
+
+// SASL settings for the Kafka connection. Password is a secret: it is
+// masked by `config print`.
+type SASL struct {
+	Mechanism    string // "", PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+	Username     string
+	Password     string
+	PasswordFile string
+}
+
+// Input is what to consume. Exactly one of Topics and TopicRegex is set.
+type Input struct {
+	Topics      []string
+	TopicRegex  string
+	Group       string
+	StartOffset string // earliest | latest
+	// Per-partition caps on records consumed but not yet acknowledged by
+	// every output: past either one the partition's fetching pauses.
+	MaxInflightRecords int
+	MaxInflightBytes   int64
+}
+
+// Output is where results go and how they are produced.
+type Output struct {
+	KeptTopic     string
+	ThreatsTopic  string
+	InvalidTopic  string
+	Format        string // raw | json (kept records)
+	Compression   string // none | gzip | snappy | lz4 | zstd
+	Linger        time.Duration
+	BatchMaxBytes int
+}
+
+// Rules is the rule file and how eagerly it is reloaded.
+type Rules struct {
+	File     string
+	Debounce time.Duration
+}
+
+// Metrics is the HTTP listener for /metrics, /healthz and /readyz, and the
+// period of the summary log line.
+type Metrics struct {
+	Listen          string
+	SummaryInterval time.Duration
+}
+
+// Log configures the zap logger.
+type Log struct {
+	Level  string // debug | info | warn | error
+	Format string // auto | json | console
+}
+
+// Embedded configures the single-node broker started when Kafka.Brokers is
+// empty.
+type Embedded struct {
+	Listen         string
+	DataDir        string
+	Partitions     int
+	Retention      time.Duration
+	RetentionBytes int64 // per partition; -1 = unbounded
+}
+
+// UseEmbedded reports whether the embedded broker is to be started.
+func (c *Config) UseEmbedded() bool { return len(c.Kafka.Brokers) == 0 }

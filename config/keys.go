@@ -1,0 +1,165 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// key declares one configuration key. field returns a pointer into a Config
+// (*string, *[]string, *int, *int64, *bool or *time.Duration); the pointer's
+// type is the key's type, and what it points to in Default() is the default.
+type key struct {
+	name   string
+	usage  string
+	secret bool
+	field  func(*Config) any
+}
+
+// Default returns the configuration used where no layer sets a key.
+func Default() Config {
+	return Config{
+		Kafka: Kafka{ClientID: "flowsieve"},
+		Input: Input{
+			Topics:             []string{"flows.raw"},
+			Group:              "flowsieve",
+			StartOffset:        "earliest",
+			MaxInflightRecords: 20000,
+			MaxInflightBytes:   16 << 20,
+		},
+		Output: Output{
+			KeptTopic:     "flows.kept",
+			ThreatsTopic:  "flows.threats",
+			InvalidTopic:  "flows.invalid",
+			Format:        "raw",
+			Compression:   "lz4",
+			Linger:        5 * time.Millisecond,
+			BatchMaxBytes: 1 << 20,
+		},
+		Rules:   Rules{File: "rules.yaml", Debounce: 250 * time.Millisecond},
+		Metrics: Metrics{Listen: ":9464", SummaryInterval: 10 * time.Second},
+		Log:     Log{Level: "info", Format: "auto"},
+		Embedded: Embedded{
+			Listen:         "127.0.0.1:9092",
+			DataDir:        "./data/kafka",
+			Partitions:     6,
+			Retention:      24 * time.Hour,
+			RetentionBytes: 1 << 30,
+		},
+	}
+}
+
+// keys is every configuration key. Adding a key here makes it loadable from
+// the file, the environment and a flag, and printable.
+var keys = []key{
+	{name: "kafka.brokers", usage: "seed brokers host:port, comma separated; empty starts the embedded broker",
+		field: func(c *Config) any { return &c.Kafka.Brokers }},
+	{name: "kafka.client_id", usage: "Kafka client id",
+		field: func(c *Config) any { return &c.Kafka.ClientID }},
+	{name: "kafka.tls.enabled", usage: "connect with TLS",
+		field: func(c *Config) any { return &c.Kafka.TLS.Enabled }},
+	{name: "kafka.tls.ca_file", usage: "PEM file of CA certificates to trust",
+		field: func(c *Config) any { return &c.Kafka.TLS.CAFile }},
+	{name: "kafka.tls.cert_file", usage: "PEM client certificate",
+		field: func(c *Config) any { return &c.Kafka.TLS.CertFile }},
+	{name: "kafka.tls.key_file", usage: "PEM client key",
+		field: func(c *Config) any { return &c.Kafka.TLS.KeyFile }},
+	{name: "kafka.tls.server_name", usage: "server name to verify (default: the broker host)",
+		field: func(c *Config) any { return &c.Kafka.TLS.ServerName }},
+	{name: "kafka.tls.insecure_skip_verify", usage: "do not verify the broker certificate (testing only)",
+		field: func(c *Config) any { return &c.Kafka.TLS.InsecureSkipVerify }},
+	{name: "kafka.sasl.mechanism", usage: "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; empty disables SASL",
+		field: func(c *Config) any { return &c.Kafka.SASL.Mechanism }},
+	{name: "kafka.sasl.username", usage: "SASL user",
+		field: func(c *Config) any { return &c.Kafka.SASL.Username }},
+	{name: "kafka.sasl.password", usage: "SASL password (prefer password_file or the environment)", secret: true,
+		field: func(c *Config) any { return &c.Kafka.SASL.Password }},
+	{name: "kafka.sasl.password_file", usage: "file holding the SASL password",
+		field: func(c *Config) any { return &c.Kafka.SASL.PasswordFile }},
+
+	{name: "input.topics", usage: "topics to consume, comma separated (or use input.topic_regex)",
+		field: func(c *Config) any { return &c.Input.Topics }},
+	{name: "input.topic_regex", usage: "regular expression of topics to consume, instead of input.topics",
+		field: func(c *Config) any { return &c.Input.TopicRegex }},
+	{name: "input.group", usage: "consumer group",
+		field: func(c *Config) any { return &c.Input.Group }},
+	{name: "input.start_offset", usage: "where a partition without a committed offset starts: earliest or latest",
+		field: func(c *Config) any { return &c.Input.StartOffset }},
+	{name: "input.max_inflight_records", usage: "per partition: records consumed but not yet acknowledged before fetching pauses",
+		field: func(c *Config) any { return &c.Input.MaxInflightRecords }},
+	{name: "input.max_inflight_bytes", usage: "per partition: bytes consumed but not yet acknowledged before fetching pauses",
+		field: func(c *Config) any { return &c.Input.MaxInflightBytes }},
+
+	{name: "output.kept_topic", usage: "topic for the flows the filters keep",
+		field: func(c *Config) any { return &c.Output.KeptTopic }},
+	{name: "output.threats_topic", usage: "topic for threat-flagged flows (JSON)",
+		field: func(c *Config) any { return &c.Output.ThreatsTopic }},
+	{name: "output.invalid_topic", usage: "topic for records that do not parse (unchanged, reason in headers)",
+		field: func(c *Config) any { return &c.Output.InvalidTopic }},
+	{name: "output.format", usage: "kept records: raw (the input bytes) or json (normalised)",
+		field: func(c *Config) any { return &c.Output.Format }},
+	{name: "output.compression", usage: "producer compression: none, gzip, snappy, lz4 or zstd",
+		field: func(c *Config) any { return &c.Output.Compression }},
+	{name: "output.linger", usage: "how long the producer waits to fill a batch",
+		field: func(c *Config) any { return &c.Output.Linger }},
+	{name: "output.batch_max_bytes", usage: "largest produce batch",
+		field: func(c *Config) any { return &c.Output.BatchMaxBytes }},
+
+	{name: "rules.file", usage: "rule file, reloaded when it changes and on SIGHUP",
+		field: func(c *Config) any { return &c.Rules.File }},
+	{name: "rules.debounce", usage: "quiet time after a change to the rule file before reloading",
+		field: func(c *Config) any { return &c.Rules.Debounce }},
+
+	{name: "metrics.listen", usage: "address for /metrics, /healthz and /readyz; empty disables",
+		field: func(c *Config) any { return &c.Metrics.Listen }},
+	{name: "metrics.summary_interval", usage: "period of the summary log line; 0 disables",
+		field: func(c *Config) any { return &c.Metrics.SummaryInterval }},
+
+	{name: "log.level", usage: "debug, info, warn or error",
+		field: func(c *Config) any { return &c.Log.Level }},
+	{name: "log.format", usage: "auto (console on a terminal, else json), json or console",
+		field: func(c *Config) any { return &c.Log.Format }},
+
+	{name: "embedded.listen", usage: "address of the embedded broker",
+		field: func(c *Config) any { return &c.Embedded.Listen }},
+	{name: "embedded.data_dir", usage: "where the embedded broker keeps its log segments",
+		field: func(c *Config) any { return &c.Embedded.DataDir }},
+	{name: "embedded.partitions", usage: "partitions of each topic the embedded broker creates",
+		field: func(c *Config) any { return &c.Embedded.Partitions }},
+	{name: "embedded.retention", usage: "how long the embedded broker keeps records",
+		field: func(c *Config) any { return &c.Embedded.Retention }},
+	{name: "embedded.retention_bytes", usage: "bytes the embedded broker keeps per partition; -1 unbounded",
+		field: func(c *Config) any { return &c.Embedded.RetentionBytes }},
+}
+
+var keysByName = func() map[string]*key {
+	m := make(map[string]*key, len(keys))
+	for i := range keys {
+		m[keys[i].name] = &keys[i]
+	}
+	return m
+}()
+
+// envName is the environment variable that sets a key:
+// kafka.sasl.password -> FLOWSIEVE_KAFKA_SASL_PASSWORD.
+func envName(key string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+const envPrefix = "FLOWSIEVE_"
+
+var keysByEnv = func() map[string]string {
+	m := make(map[string]string, len(keys))
+	for _, k := range keys {
+		m[envName(k.name)] = k.name
+	}
+	return m
+}()
+
+// Keys returns every key name, in declaration order.
+func Keys() []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.name
+	}
+	return out
+}
