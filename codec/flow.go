@@ -257,6 +257,13 @@ type Flow struct {
 	extra     []Member
 	scratch   []byte // backing store for unescaped strings
 	format    Format
+
+	// order lists a JSON record's members as written, so AppendJSON writes
+	// them back in the same order: a Field, or NumFields+i for extra[i].
+	order []uint32
+	// alias marks StartTime/EndTime read from felix's camelCase spelling
+	// (startTime/endTime), so they are written back under that name.
+	alias uint8
 }
 
 // Reset empties f, keeping its buffers for reuse.
@@ -268,6 +275,8 @@ func (f *Flow) Reset() {
 	f.extra = f.extra[:0]
 	f.scratch = f.scratch[:0]
 	f.format = 0
+	f.order = f.order[:0]
+	f.alias = 0
 }
 
 // Format reports which wire form f was decoded from.
@@ -315,10 +324,18 @@ func (f *Flow) Extra() []Member { return f.extra }
 
 // Lookup finds a field by JSON key: a known field or an extra member. It is
 // linear in the number of extras; compiled rules use Get for known fields.
+//
+// felix's camelCase startTime/endTime find StartTime/EndTime only in a
+// record that spelled them that way (see DecodeJSON).
 func (f *Flow) Lookup(key string) (Value, bool) {
-	if id, ok := FieldByName(key); ok {
-		v := f.vals[id]
-		return v, v.Kind != KindAbsent
+	if e, ok := lookupKey(key); ok {
+		if (e.alias != 0) == (f.alias&bitFor(e.field) != 0) {
+			v := f.vals[e.field]
+			return v, v.Kind != KindAbsent
+		}
+		if e.alias == 0 {
+			return Value{}, false
+		}
 	}
 	for i := range f.extra {
 		if f.extra[i].Key == key {

@@ -1,0 +1,137 @@
+package codec
+
+// felixOrder is the member order of felix's JSONOutput, used for records
+// that did not come from JSON (text records, flows built in code).
+var felixOrder = [...]Field{
+	StartTime, EndTime,
+	SourceIP, SourceName, SourceNameAggr, SourceNamespace, NatOutgoingPorts, SourcePort, SourceType, SourceLabels,
+	DestIP, DestName, DestNameAggr, DestNamespace, DestPort, DestType, DestLabels,
+	DestServiceNamespace, DestServiceName, DestServicePort, DestServicePortNum, DestDomains,
+	Proto, Action, Reporter, Policies,
+	BytesIn, BytesOut, NumFlows, NumFlowsStarted, NumFlowsCompleted, PacketsIn, PacketsOut,
+	TransitBytesIn, TransitBytesOut, TransitPacketsIn, TransitPacketsOut,
+	HTTPRequestsAllowedIn, HTTPRequestsDeniedIn,
+	ProcessName, NumProcessNames, ProcessID, NumProcessIDs, ProcessArgs, NumProcessArgs,
+	OriginalSourceIPs, NumOriginalSourceIPs,
+	TCPMeanSendCongestionWindow, TCPMinSendCongestionWindow, TCPMeanSmoothRTT, TCPMaxSmoothRTT,
+	TCPMeanMinRTT, TCPMaxMinRTT, TCPMeanMSS, TCPMinMSS, TCPTotalRetransmissions, TCPLostPackets, TCPUnrecoveredTo,
+	Host,
+}
+
+// AppendJSON appends f as one JSON object with Calico's field names.
+//
+// A record decoded from JSON is written back member by member as it was
+// read: same names (felix's camelCase startTime too), same order, numbers,
+// booleans, objects and arrays byte for byte; strings are re-escaped only
+// where JSON requires it, so their decoded value is unchanged. Any other
+// record (text, or built in code) is written in felix's member order with
+// absent fields left out: proto as its name ("tcp"), labels as
+// {"labels":["k=v",...]}, extras last.
+func AppendJSON(dst []byte, f *Flow) []byte {
+	dst = append(dst, '{')
+	dst = AppendJSONMembers(dst, f)
+	return append(dst, '}')
+}
+
+// AppendJSONMembers appends f's members as AppendJSON writes them, without
+// the enclosing braces, so a caller can add members of its own
+// (`{` + members + `,"threat":...}`). It appends nothing for an empty flow.
+func AppendJSONMembers(dst []byte, f *Flow) []byte {
+	start := len(dst)
+	if f.format == FormatJSON {
+		for _, o := range f.order {
+			if o < uint32(NumFields) {
+				id := Field(o)
+				dst = appendMember(dst, start, f.memberName(id), &f.vals[id])
+			} else {
+				m := &f.extra[o-uint32(NumFields)]
+				dst = appendMember(dst, start, m.Key, &m.Value)
+			}
+		}
+		return dst
+	}
+	for _, id := range felixOrder {
+		if f.vals[id].Kind != KindAbsent {
+			dst = appendMember(dst, start, f.memberName(id), &f.vals[id])
+		}
+	}
+	for i := range f.extra {
+		dst = appendMember(dst, start, f.extra[i].Key, &f.extra[i].Value)
+	}
+	return dst
+}
+
+func (f *Flow) memberName(id Field) string {
+	switch {
+	case id == StartTime && f.alias&aliasStart != 0:
+		return "startTime"
+	case id == EndTime && f.alias&aliasEnd != 0:
+		return "endTime"
+	}
+	return fields[id].name
+}
+
+func appendMember(dst []byte, start int, key string, v *Value) []byte {
+	if v.Kind == KindAbsent {
+		return dst
+	}
+	if len(dst) > start {
+		dst = append(dst, ',')
+	}
+	dst = append(dst, '"')
+	dst = appendEscaped(dst, key)
+	dst = append(dst, '"', ':')
+	return appendValue(dst, v)
+}
+
+func appendValue(dst []byte, v *Value) []byte {
+	if v.Kind == KindString {
+		dst = append(dst, '"')
+		dst = appendEscaped(dst, v.Str)
+		return append(dst, '"')
+	}
+	if v.Str != "" {
+		return append(dst, v.Str...)
+	}
+	// A Value built in code without its JSON text.
+	switch v.Kind {
+	case KindNumber:
+		return appendInt(dst, v.Int)
+	case KindBool:
+		return append(dst, "false"...)
+	case KindArray:
+		return append(dst, "[]"...)
+	case KindObject:
+		return append(dst, "{}"...)
+	}
+	return append(dst, "null"...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendEscaped writes s as the inside of a JSON string: quotes, backslashes
+// and control characters escaped, everything else (valid UTF-8) as is.
+func appendEscaped(dst []byte, s string) []byte {
+	last := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[last:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+		}
+		last = i + 1
+	}
+	return append(dst, s[last:]...)
+}

@@ -1,0 +1,602 @@
+package codec
+
+import (
+	"net/netip"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxDepth bounds nesting so a hostile record cannot exhaust the stack.
+const maxDepth = 512
+
+// DecodeJSON parses one JSON object into f, replacing what f held. Any
+// object is a record: Calico's fields are typed when present, other members
+// go to Extra with their JSON text, and a value of an unexpected type keeps
+// its Kind (typed accessors simply do not match it).
+//
+// Strings without escapes point into b; strings with escapes are unescaped
+// into f's scratch buffer. Both are valid until b is modified or f is
+// decoded into again. A member that appears twice: the last one wins and
+// keeps the first one's position (as Go's encoding/json, which felix and
+// Calico's tools use, does). When a record has both start_time and
+// startTime (or end_time and endTime), the first one written is the field
+// and the other is kept as an extra member.
+//
+// Anything that is not a single well-formed JSON object (truncated input,
+// bad escapes, invalid UTF-8 in a string, control characters in a string,
+// data after the closing brace) is a *SyntaxError with the byte offset.
+func DecodeJSON(b []byte, f *Flow) error {
+	f.Reset()
+	f.format = FormatJSON
+	d := jsonDecoder{b: b, f: f}
+	if err := d.record(); err != nil {
+		return err
+	}
+	return nil
+}
+
+type jsonDecoder struct {
+	b   []byte
+	i   int
+	f   *Flow
+	key string // member being read, for error messages
+}
+
+func (d *jsonDecoder) errorf(off int, msg string) error {
+	return &SyntaxError{Format: FormatJSON, Offset: off, Field: strings.Clone(d.key), Msg: msg}
+}
+
+func (d *jsonDecoder) unexpected(what string) error {
+	if d.i >= len(d.b) {
+		return d.errorf(d.i, "unexpected end of record, expected "+what)
+	}
+	return d.errorf(d.i, "unexpected "+quoteToken(d.b[d.i:d.i+1])+", expected "+what)
+}
+
+func (d *jsonDecoder) skipWS() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *jsonDecoder) record() error {
+	d.skipWS()
+	if d.i >= len(d.b) || d.b[d.i] != '{' {
+		return d.unexpected("'{' (a JSON record is an object)")
+	}
+	d.i++
+	d.skipWS()
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+	} else {
+		for {
+			if d.i >= len(d.b) || d.b[d.i] != '"' {
+				return d.unexpected("a member name")
+			}
+			key, err := d.readString()
+			if err != nil {
+				return err
+			}
+			d.key = key
+			d.skipWS()
+			if d.i >= len(d.b) || d.b[d.i] != ':' {
+				return d.unexpected("':' after the member name")
+			}
+			d.i++
+			d.skipWS()
+			start := d.i
+			v, err := d.readValue()
+			if err != nil {
+				return err
+			}
+			d.setMember(key, v, start)
+			d.key = ""
+			d.skipWS()
+			if d.i < len(d.b) && d.b[d.i] == ',' {
+				d.i++
+				d.skipWS()
+				continue
+			}
+			if d.i < len(d.b) && d.b[d.i] == '}' {
+				d.i++
+				break
+			}
+			return d.unexpected("',' or '}' after a member")
+		}
+	}
+	d.skipWS()
+	if d.i < len(d.b) {
+		return d.errorf(d.i, "data after the record's closing '}'")
+	}
+	return nil
+}
+
+// strPlain marks the bytes a string can hold without a closer look.
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// readString reads the string at d.i (which holds '"').
+func (d *jsonDecoder) readString() (string, error) {
+	b := d.b
+	start := d.i + 1
+	j := start
+	for j < len(b) {
+		c := b[j]
+		if strPlain[c] {
+			j++
+			continue
+		}
+		switch {
+		case c == '"':
+			d.i = j + 1
+			return bstr(b[start:j]), nil
+		case c == '\\':
+			return d.readEscapedString(start, j)
+		case c < 0x20:
+			return "", d.errorf(j, "control character in a string (must be escaped)")
+		default:
+			r, size := utf8.DecodeRune(b[j:])
+			if r == utf8.RuneError && size <= 1 {
+				return "", d.errorf(j, "invalid UTF-8 in a string")
+			}
+			j += size
+		}
+	}
+	return "", d.errorf(len(b), "unexpected end of record in a string")
+}
+
+// readEscapedString unescapes a string into the scratch buffer; j is the
+// first backslash.
+func (d *jsonDecoder) readEscapedString(start, j int) (string, error) {
+	f, b := d.f, d.b
+	s0 := len(f.scratch)
+	f.scratch = append(f.scratch, b[start:j]...)
+	for j < len(b) {
+		c := b[j]
+		switch {
+		case strPlain[c]:
+			f.scratch = append(f.scratch, c)
+			j++
+		case c == '"':
+			d.i = j + 1
+			return bstr(f.scratch[s0:]), nil
+		case c == '\\':
+			if j+1 >= len(b) {
+				return "", d.errorf(len(b), "unexpected end of record in a string escape")
+			}
+			e := b[j+1]
+			switch e {
+			case '"', '\\', '/':
+				f.scratch = append(f.scratch, e)
+			case 'b':
+				f.scratch = append(f.scratch, '\b')
+			case 'f':
+				f.scratch = append(f.scratch, '\f')
+			case 'n':
+				f.scratch = append(f.scratch, '\n')
+			case 'r':
+				f.scratch = append(f.scratch, '\r')
+			case 't':
+				f.scratch = append(f.scratch, '\t')
+			case 'u':
+				r, n, err := d.unicodeEscape(j)
+				if err != nil {
+					return "", err
+				}
+				f.scratch = utf8.AppendRune(f.scratch, r)
+				j += n
+				continue
+			default:
+				return "", d.errorf(j, "invalid escape "+quoteToken(b[j:j+2])+" in a string")
+			}
+			j += 2
+		case c < 0x20:
+			return "", d.errorf(j, "control character in a string (must be escaped)")
+		default:
+			r, size := utf8.DecodeRune(b[j:])
+			if r == utf8.RuneError && size <= 1 {
+				return "", d.errorf(j, "invalid UTF-8 in a string")
+			}
+			f.scratch = append(f.scratch, b[j:j+size]...)
+			j += size
+		}
+	}
+	return "", d.errorf(len(b), "unexpected end of record in a string")
+}
+
+// unicodeEscape decodes \uXXXX at j, joining a surrogate pair; a lone
+// surrogate becomes U+FFFD as Go's encoding/json does. n is the bytes read.
+func (d *jsonDecoder) unicodeEscape(j int) (r rune, n int, err error) {
+	r1, ok := hex4(d.b, j+2)
+	if !ok {
+		return 0, 0, d.errorf(j, "invalid \\u escape in a string")
+	}
+	if r1 < 0xD800 || r1 > 0xDFFF {
+		return r1, 6, nil
+	}
+	if r1 <= 0xDBFF && j+7 < len(d.b) && d.b[j+6] == '\\' && d.b[j+7] == 'u' {
+		if r2, ok := hex4(d.b, j+8); ok && r2 >= 0xDC00 && r2 <= 0xDFFF {
+			return 0x10000 + (r1-0xD800)<<10 + (r2 - 0xDC00), 12, nil
+		}
+	}
+	return utf8.RuneError, 6, nil
+}
+
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// readValue reads the value at d.i. Non-strings keep their JSON text in Str.
+func (d *jsonDecoder) readValue() (Value, error) {
+	if d.i >= len(d.b) {
+		return Value{}, d.unexpected("a value")
+	}
+	start := d.i
+	switch c := d.b[d.i]; {
+	case c == '"':
+		s, err := d.readString()
+		return Value{Str: s, Kind: KindString}, err
+	case c == '{' || c == '[':
+		if err := d.skipComposite(0); err != nil {
+			return Value{}, err
+		}
+		k := KindObject
+		if c == '[' {
+			k = KindArray
+		}
+		return Value{Str: bstr(d.b[start:d.i]), Kind: k}, nil
+	case c == '-' || '0' <= c && c <= '9':
+		return d.readNumber()
+	case c == 't':
+		return d.literal("true", KindBool)
+	case c == 'f':
+		return d.literal("false", KindBool)
+	case c == 'n':
+		return d.literal("null", KindNull)
+	}
+	return Value{}, d.unexpected("a value")
+}
+
+func (d *jsonDecoder) literal(lit string, k Kind) (Value, error) {
+	if len(d.b)-d.i < len(lit) || bstr(d.b[d.i:d.i+len(lit)]) != lit {
+		end := min(d.i+len(lit), len(d.b))
+		return Value{}, d.errorf(d.i, "invalid literal "+quoteToken(d.b[d.i:end])+", expected "+lit)
+	}
+	start := d.i
+	d.i += len(lit)
+	return Value{Str: bstr(d.b[start:d.i]), Kind: k}, nil
+}
+
+// readNumber checks JSON number syntax and, for integers that fit, computes
+// the value on the way.
+func (d *jsonDecoder) readNumber() (Value, error) {
+	b := d.b
+	start := d.i
+	j := d.i
+	neg := false
+	if b[j] == '-' {
+		neg = true
+		j++
+	}
+	if j >= len(b) || b[j] < '0' || b[j] > '9' {
+		d.i = j
+		return Value{}, d.unexpected("a digit")
+	}
+	var u uint64
+	overflow := false
+	if b[j] == '0' {
+		j++
+	} else {
+		for j < len(b) && '0' <= b[j] && b[j] <= '9' {
+			if u > (1<<64-1)/10 {
+				overflow = true
+			}
+			u = u*10 + uint64(b[j]-'0')
+			j++
+		}
+		if j-start > 20 {
+			overflow = true
+		}
+	}
+	isInt := true
+	if j < len(b) && b[j] == '.' {
+		isInt = false
+		j++
+		if j >= len(b) || b[j] < '0' || b[j] > '9' {
+			d.i = j
+			return Value{}, d.unexpected("a digit after '.'")
+		}
+		for j < len(b) && '0' <= b[j] && b[j] <= '9' {
+			j++
+		}
+	}
+	if j < len(b) && (b[j] == 'e' || b[j] == 'E') {
+		isInt = false
+		j++
+		if j < len(b) && (b[j] == '+' || b[j] == '-') {
+			j++
+		}
+		if j >= len(b) || b[j] < '0' || b[j] > '9' {
+			d.i = j
+			return Value{}, d.unexpected("a digit in the exponent")
+		}
+		for j < len(b) && '0' <= b[j] && b[j] <= '9' {
+			j++
+		}
+	}
+	d.i = j
+	v := Value{Str: bstr(b[start:j]), Kind: KindNumber}
+	if isInt && !overflow {
+		switch {
+		case !neg && u <= 1<<63-1:
+			v.Int, v.IsInt = int64(u), true
+		case neg && u <= 1<<63:
+			v.Int, v.IsInt = -int64(u), true
+		}
+	}
+	return v, nil
+}
+
+// skipComposite checks the object or array at d.i without keeping anything.
+func (d *jsonDecoder) skipComposite(depth int) error {
+	if depth >= maxDepth {
+		return d.errorf(d.i, "nesting deeper than 512 levels")
+	}
+	open := d.b[d.i]
+	closer := byte('}')
+	if open == '[' {
+		closer = ']'
+	}
+	d.i++
+	d.skipWS()
+	if d.i < len(d.b) && d.b[d.i] == closer {
+		d.i++
+		return nil
+	}
+	for {
+		if open == '{' {
+			if d.i >= len(d.b) || d.b[d.i] != '"' {
+				return d.unexpected("a member name")
+			}
+			if err := d.skipString(); err != nil {
+				return err
+			}
+			d.skipWS()
+			if d.i >= len(d.b) || d.b[d.i] != ':' {
+				return d.unexpected("':' after the member name")
+			}
+			d.i++
+			d.skipWS()
+		}
+		if err := d.skipValue(depth); err != nil {
+			return err
+		}
+		d.skipWS()
+		if d.i < len(d.b) && d.b[d.i] == ',' {
+			d.i++
+			d.skipWS()
+			continue
+		}
+		if d.i < len(d.b) && d.b[d.i] == closer {
+			d.i++
+			return nil
+		}
+		return d.unexpected("',' or '" + string(closer) + "'")
+	}
+}
+
+func (d *jsonDecoder) skipValue(depth int) error {
+	if d.i >= len(d.b) {
+		return d.unexpected("a value")
+	}
+	switch c := d.b[d.i]; {
+	case c == '"':
+		return d.skipString()
+	case c == '{' || c == '[':
+		return d.skipComposite(depth + 1)
+	}
+	_, err := d.readValue()
+	return err
+}
+
+// skipString checks the string at d.i: escapes, control characters, UTF-8.
+func (d *jsonDecoder) skipString() error {
+	b := d.b
+	j := d.i + 1
+	for j < len(b) {
+		c := b[j]
+		if strPlain[c] {
+			j++
+			continue
+		}
+		switch {
+		case c == '"':
+			d.i = j + 1
+			return nil
+		case c == '\\':
+			if j+1 >= len(b) {
+				return d.errorf(len(b), "unexpected end of record in a string escape")
+			}
+			switch b[j+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j += 2
+			case 'u':
+				if _, ok := hex4(b, j+2); !ok {
+					return d.errorf(j, "invalid \\u escape in a string")
+				}
+				j += 6
+			default:
+				return d.errorf(j, "invalid escape "+quoteToken(b[j:j+2])+" in a string")
+			}
+		case c < 0x20:
+			return d.errorf(j, "control character in a string (must be escaped)")
+		default:
+			r, size := utf8.DecodeRune(b[j:])
+			if r == utf8.RuneError && size <= 1 {
+				return d.errorf(j, "invalid UTF-8 in a string")
+			}
+			j += size
+		}
+	}
+	return d.errorf(len(b), "unexpected end of record in a string")
+}
+
+// setMember stores one member: a known field (typed on the way) or an extra.
+func (d *jsonDecoder) setMember(key string, v Value, off int) {
+	f := d.f
+	e, known := lookupKey(key)
+	if known {
+		id := e.field
+		present := f.vals[id].Kind != KindAbsent
+		if present && (f.alias&bitFor(id) != 0) != (e.alias != 0) {
+			known = false // the other spelling of a field already read
+		} else {
+			if !present {
+				f.order = append(f.order, uint32(id))
+				f.alias |= e.alias
+			}
+			f.vals[id] = v
+			f.typeField(id, d.b, off)
+			return
+		}
+	}
+	for i := range f.extra {
+		if f.extra[i].Key == key {
+			f.extra[i].Value = v
+			return
+		}
+	}
+	f.order = append(f.order, uint32(NumFields)+uint32(len(f.extra)))
+	f.extra = append(f.extra, Member{Key: key, Value: v})
+}
+
+func bitFor(id Field) uint8 {
+	switch id {
+	case StartTime:
+		return aliasStart
+	case EndTime:
+		return aliasEnd
+	}
+	return 0
+}
+
+// typeField derives the typed views of a known field just read: addresses,
+// labels, the protocol number.
+func (f *Flow) typeField(id Field, b []byte, off int) {
+	v := &f.vals[id]
+	switch id {
+	case SourceIP, DestIP:
+		var a netip.Addr
+		if v.Kind == KindString {
+			if p, err := netip.ParseAddr(v.Str); err == nil {
+				a = p.Unmap()
+			}
+		}
+		if id == SourceIP {
+			f.srcIP = a
+		} else {
+			f.dstIP = a
+		}
+	case SourceLabels, DestLabels:
+		labels := f.srcLabels[:0]
+		if id == DestLabels {
+			labels = f.dstLabels[:0]
+		}
+		if v.Kind == KindObject {
+			d := jsonDecoder{b: b, i: off, f: f}
+			labels = d.labels(labels)
+		}
+		if id == DestLabels {
+			f.dstLabels = labels
+		} else {
+			f.srcLabels = labels
+		}
+	case Proto:
+		if v.Kind == KindString {
+			if n, ok := protoNumber(v.Str); ok {
+				v.Int = n
+			}
+		}
+	}
+}
+
+// labels reads Calico's {"labels":["k=v",...]} at d.i, already checked by
+// skipComposite. Entries that are not strings are passed over; when
+// "labels" appears twice the last one wins.
+func (d *jsonDecoder) labels(dst []Label) []Label {
+	d.i++ // '{'
+	for {
+		d.skipWS()
+		if d.i >= len(d.b) || d.b[d.i] != '"' {
+			return dst
+		}
+		key, err := d.readString()
+		if err != nil {
+			return dst
+		}
+		d.skipWS()
+		d.i++ // ':'
+		d.skipWS()
+		if key == "labels" && d.i < len(d.b) && d.b[d.i] == '[' {
+			dst = dst[:0]
+			d.i++
+			for {
+				d.skipWS()
+				if d.i >= len(d.b) || d.b[d.i] == ']' {
+					d.i++
+					break
+				}
+				if d.b[d.i] == '"' {
+					s, err := d.readString()
+					if err != nil {
+						return dst
+					}
+					dst = append(dst, labelFromEntry(s))
+				} else if d.skipValue(1) != nil {
+					return dst
+				}
+				d.skipWS()
+				if d.i < len(d.b) && d.b[d.i] == ',' {
+					d.i++
+				}
+			}
+		} else {
+			if key == "labels" {
+				dst = dst[:0]
+			}
+			if d.skipValue(1) != nil {
+				return dst
+			}
+		}
+		d.skipWS()
+		if d.i >= len(d.b) || d.b[d.i] != ',' {
+			return dst
+		}
+		d.i++
+	}
+}

@@ -1,0 +1,146 @@
+package codec
+
+import "errors"
+
+// Text labels syntax. A labels column holds no spaces, so felix-style and
+// hand-written forms are accepted alike:
+//
+//   - absent
+//     app=web,tier=db           comma-separated key=value pairs
+//     [app=web,tier=db]         the same in brackets
+//     {app=web,tier=db}         the same in braces
+//     ["app=web","tier=db"]     quoted pairs
+//     {"app":"web"}             quoted key:value pairs (compact JSON)
+//     [] or {}                  present, no labels
+//
+// A pair without '=' (or ':') is a key with an empty value. Keys and values
+// cannot hold commas; quotes only surround a whole key, value or pair.
+var (
+	errEmptyLabel    = errors.New("empty label (two commas in a row, or a trailing comma)")
+	errEmptyKey      = errors.New("label with an empty key")
+	errUnclosedQuote = errors.New("label with an unclosed quote")
+	errAfterQuote    = errors.New("label: expected ':' or '=' after a quoted key")
+	errKeyEquals     = errors.New("label key contains '='")
+)
+
+func (f *Flow) setTextLabels(id Field, tok []byte) error {
+	s := bstr(tok)
+	if len(s) >= 2 && (s[0] == '[' && s[len(s)-1] == ']' || s[0] == '{' && s[len(s)-1] == '}') {
+		s = s[1 : len(s)-1]
+	}
+	labels := f.srcLabels
+	if id == DestLabels {
+		labels = f.dstLabels
+	}
+	labels = labels[:0]
+	for s != "" {
+		entry := s
+		rest := ""
+		for i := 0; i < len(s); i++ {
+			if s[i] == ',' {
+				entry, rest = s[:i], s[i+1:]
+				if rest == "" {
+					return errEmptyLabel
+				}
+				break
+			}
+		}
+		s = rest
+		l, err := splitTextLabel(entry)
+		if err != nil {
+			return err
+		}
+		labels = append(labels, l)
+	}
+	if id == DestLabels {
+		f.dstLabels = labels
+	} else {
+		f.srcLabels = labels
+	}
+	start := len(f.scratch)
+	f.scratch = appendLabelsJSON(f.scratch, labels)
+	f.vals[id] = Value{Str: bstr(f.scratch[start:]), Kind: KindObject}
+	return nil
+}
+
+func splitTextLabel(e string) (Label, error) {
+	if e == "" {
+		return Label{}, errEmptyLabel
+	}
+	var key, val string
+	if e[0] == '"' {
+		end := indexByte(e[1:], '"')
+		if end < 0 {
+			return Label{}, errUnclosedQuote
+		}
+		inner, rest := e[1:1+end], e[2+end:]
+		switch {
+		case rest == "": // "k=v"
+			key, val = splitPair(inner)
+		case rest[0] == ':' || rest[0] == '=':
+			key, val = inner, rest[1:]
+		default:
+			return Label{}, errAfterQuote
+		}
+	} else {
+		key, val = splitPair(e)
+	}
+	if len(val) >= 2 && val[0] == '"' && val[len(val)-1] == '"' {
+		val = val[1 : len(val)-1]
+	} else if len(val) > 0 && (val[0] == '"' || val[len(val)-1] == '"') {
+		return Label{}, errUnclosedQuote
+	}
+	if key == "" {
+		return Label{}, errEmptyKey
+	}
+	if indexByte(key, '=') >= 0 {
+		// Calico writes a label as "k=v" and splits at the first '=', so
+		// such a key would not survive the trip to JSON.
+		return Label{}, errKeyEquals
+	}
+	return Label{Key: key, Value: val}, nil
+}
+
+// splitPair splits at the first '=', or else the first ':'.
+func splitPair(s string) (key, val string) {
+	if i := indexByte(s, '='); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	if i := indexByte(s, ':'); i >= 0 {
+		return s[:i], s[i+1:]
+	}
+	return s, ""
+}
+
+func indexByte(s string, c byte) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// appendLabelsJSON writes labels in Calico's shape: {"labels":["k=v",...]}.
+func appendLabelsJSON(dst []byte, labels []Label) []byte {
+	dst = append(dst, `{"labels":[`...)
+	for i, l := range labels {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		dst = appendEscaped(dst, l.Key)
+		dst = append(dst, '=')
+		dst = appendEscaped(dst, l.Value)
+		dst = append(dst, '"')
+	}
+	return append(dst, "]}"...)
+}
+
+// labelFromEntry splits one Calico label entry ("k=v") at its first '='.
+func labelFromEntry(s string) Label {
+	if i := indexByte(s, '='); i >= 0 {
+		return Label{Key: s[:i], Value: s[i+1:]}
+	}
+	return Label{Key: s}
+}
