@@ -333,9 +333,7 @@ func (f *Flow) Lookup(key string) (Value, bool) {
 			v := f.vals[e.field]
 			return v, v.Kind != KindAbsent
 		}
-		if e.alias == 0 {
-			return Value{}, false
-		}
+		// The other spelling holds the field; this one may be an extra.
 	}
 	for i := range f.extra {
 		if f.extra[i].Key == key {

@@ -1,0 +1,141 @@
+package codec
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"unicode/utf8"
+)
+
+// addRealSeeds adds every line of the shared real records, when present.
+func addRealSeeds(f *testing.F, glob string) {
+	dir := filepath.Join("..", "..", "shared", "calico-real")
+	paths, _ := filepath.Glob(filepath.Join(dir, glob))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			if len(bytes.TrimSpace(line)) > 0 {
+				f.Add(bytes.Clone(line))
+			}
+		}
+	}
+}
+
+// checkSyntaxError fails unless err is a *SyntaxError pointing inside b.
+func checkSyntaxError(t *testing.T, b []byte, err error, format Format) {
+	t.Helper()
+	var se *SyntaxError
+	if !errors.As(err, &se) {
+		t.Fatalf("error %v (%T) is not a *SyntaxError", err, err)
+	}
+	if se.Format != format || se.Offset < 0 || se.Offset > len(b) || se.Msg == "" {
+		t.Fatalf("bad SyntaxError %+v for %q", se, b)
+	}
+	_ = se.Error()
+}
+
+// checkReencode fails unless f's JSON encoding is valid JSON that decodes
+// back to an equal Flow.
+func checkReencode(t *testing.T, in []byte, f *Flow) {
+	t.Helper()
+	out := AppendJSON(nil, f)
+	if !json.Valid(out) {
+		t.Fatalf("AppendJSON wrote invalid JSON for %q: %s", in, out)
+	}
+	var g Flow
+	if err := DecodeJSON(out, &g); err != nil {
+		t.Fatalf("re-decoding %s (from %q): %v", out, in, err)
+	}
+	if !f.Equal(&g) {
+		t.Fatalf("re-decoded flow differs\n in: %q\nout: %s", in, out)
+	}
+	if out2 := AppendJSON(nil, &g); f.Format() == FormatJSON && !bytes.Equal(out, out2) {
+		t.Fatalf("encoding is not stable\n 1st: %s\n 2nd: %s", out, out2)
+	}
+}
+
+func FuzzDecodeText(f *testing.F) {
+	addRealSeeds(f, "*.log")
+	for _, s := range []string{
+		docsLine,
+		"1 2 wep default web-1 [app=web,tier=fe] net - pub - 10.0.0.1 198.51.100.7 tcp 40000 443 1 1 0 src 10 12 1200 5400 deny",
+		"1 2 wep default web-1 {\"app\":\"x\"} net - pub [] fd00::1 2001:db8::2 58 - - 1 1 0 dst 1 1 1 1 allow",
+		"1 2 - - - - - - - - - - - - - - - - - - - - - -",
+		"1\t2  wep dev * a=b,c=d wep dev x-* - - - 132 1 2 3 4 5 src 6 7 8 9 allow\r\n",
+		"-1 007 wep dev a \"k\":\"v\" wep dev b \"a=b\" - - 255 0 65535 0 0 0 out 0 0 0 0 deny",
+		"",
+		"1 2 3",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fl Flow
+		if err := DecodeText(b, &fl); err != nil {
+			checkSyntaxError(t, b, err, FormatText)
+			return
+		}
+		checkReencode(t, b, &fl)
+	})
+}
+
+func FuzzDecodeJSON(f *testing.F) {
+	addRealSeeds(f, "*.jsonl")
+	for _, s := range []string{
+		`{}`,
+		`{"startTime":1,"start_time":2,"endTime":3}`,
+		`{"source_labels":{"labels":["a=b","c"],"labels":["x=y"]},"dest_labels":null}`,
+		`{"proto":"ICMP6","source_ip":"::ffff:1.2.3.4","dest_ip":"fe80::1%eth0"}`,
+		`{"a":"\u00e9\ud83d\ude00\ud800","b":[1,-0,1.5e-3,{"c":null}],"a":true}`,
+		`{"bytes_in":1.0,"bytes_out":99999999999999999999,"dest_port":"53"}`,
+		` { "k\"ey" : "v\\" } `,
+		`{"a":1`,
+		`{"a":"\x"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var fl Flow
+		err := DecodeJSON(b, &fl)
+		// encoding/json is the reference for what JSON is; it does not
+		// check UTF-8, so compare only on valid UTF-8 input.
+		if utf8.Valid(b) && !tooDeep(b) {
+			trimmed := bytes.TrimLeft(b, " \t\r\n")
+			isObject := len(trimmed) > 0 && trimmed[0] == '{' && json.Valid(b)
+			if isObject != (err == nil) {
+				t.Fatalf("DecodeJSON err %v, encoding/json says object=%v for %q", err, isObject, b)
+			}
+		}
+		if err != nil {
+			checkSyntaxError(t, b, err, FormatJSON)
+			return
+		}
+		if !json.Valid(b) {
+			t.Fatalf("DecodeJSON accepted invalid JSON %q", b)
+		}
+		checkReencode(t, b, &fl)
+	})
+}
+
+// tooDeep reports nesting beyond what DecodeJSON accepts (counting brackets
+// outside strings roughly is enough: it only excuses a disagreement).
+func tooDeep(b []byte) bool {
+	depth := 0
+	for _, c := range b {
+		switch c {
+		case '{', '[':
+			depth++
+			if depth > maxDepth {
+				return true
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return false
+}
