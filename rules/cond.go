@@ -1,0 +1,353 @@
+package rules
+
+import (
+	"net/netip"
+	"strconv"
+
+	"github.com/gaissmai/bart"
+
+	"github.com/flowsieve/flowsieve/codec"
+)
+
+// A condition evaluates to one of three results. resError exists for
+// fluentd compatibility: fluentd's grep wraps all of a filter's checks in
+// one rescue, so a check that raises (record_accessor digging into a string)
+// ends the filter and keeps the record.
+const (
+	resFalse int8 = 0
+	resTrue  int8 = 1
+	resError int8 = -1
+)
+
+type nodeOp uint8
+
+const (
+	opAll nodeOp = iota
+	opAny
+	opNot
+	opLeaf
+)
+
+// node is one compiled condition. all/any evaluate their children left to
+// right and stop at the first that decides (fluentd's any?/all?/none? do the
+// same, which matters because an error only counts when it is reached).
+type node struct {
+	op   nodeOp
+	kids []*node
+	leaf *leaf
+}
+
+func (n *node) eval(f *codec.Flow, st *evalState) int8 {
+	switch n.op {
+	case opLeaf:
+		return n.leaf.eval(f, st)
+	case opNot:
+		switch r := n.kids[0].eval(f, st); r {
+		case resTrue:
+			return resFalse
+		case resFalse:
+			return resTrue
+		default:
+			return r
+		}
+	case opAll:
+		for _, k := range n.kids {
+			if r := k.eval(f, st); r != resTrue {
+				return r
+			}
+		}
+		return resTrue
+	default: // opAny
+		for _, k := range n.kids {
+			if r := k.eval(f, st); r != resFalse {
+				return r
+			}
+		}
+		return resFalse
+	}
+}
+
+// evalState is per-goroutine scratch, kept in the Verdict.
+type evalState struct {
+	buf         []byte // rendering of values (fluentd's to_s, unescaped JSON strings)
+	witness     *leaf  // the leaf that made a threat rule match, for the Hit
+	witnessAddr netip.Addr
+}
+
+type leafKind uint8
+
+const (
+	kNone      leafKind = iota
+	kString             // regex, equals, prefix, suffix, contains, in
+	kCIDR               // cidr
+	kFeed               // in_feed
+	kNumber             // range, gt, ge, lt, le
+	kAbsent             // absent: true / false
+	kLabelHas           // label: key
+	kLabelEq            // label: {k: v, ...}
+	kLabelStr           // label: key plus a string test on its value
+	kRuby               // compat: fluentd, a regex on Ruby's to_s of the value
+	kFluentBit          // compat: fluent-bit, a regex on string values only
+)
+
+// valueMode is how a rule's values are rendered for string tests. It is per
+// rule, so imported filters keep the semantics of the tool they came from.
+type valueMode uint8
+
+const (
+	modeNative    valueMode = iota // strings, numbers and booleans as written; each scalar of an array or object
+	modeFluentd                    // Ruby's to_s of the value (see ruby.go); errors keep the record
+	modeFluentBit                  // only string values match; no conversion, no errors
+)
+
+type leaf struct {
+	kind   leafKind
+	mode   valueMode
+	field  codec.Field // NumFields when the value comes from an extra member
+	key    string      // the first accessor key when field == NumFields
+	nilKey bool        // the accessor starts with an index ($[0]): always nil
+	path   []pathStep  // record_accessor steps after the first key
+	sm     *strMatcher
+	prefix *bart.Lite // kCIDR
+	feed   *feed      // kFeed
+	lo, hi float64    // kNumber bounds
+	loInc  bool
+	hiInc  bool
+	hasLo  bool
+	hasHi  bool
+	absent bool // kAbsent: true to match an absent/null value
+	label  string
+	labels []codec.Label // kLabelEq
+	// witness fields
+	positive bool   // not under an odd number of nots: a match can explain a hit
+	feedName string // kFeed
+	reason   string // "dest_ip in feed c2-sample"
+}
+
+func (l *leaf) fieldID() codec.Field {
+	if len(l.path) > 0 {
+		return codec.NumFields
+	}
+	return l.field
+}
+
+// pathStep is one record_accessor step: a member name or an array index.
+type pathStep struct {
+	key   string
+	index int
+	isIdx bool
+}
+
+func (l *leaf) noteWitness(st *evalState, a netip.Addr) {
+	if !l.positive {
+		return
+	}
+	// A feed match explains a threat better than whatever else held.
+	if st.witness == nil || (l.kind == kFeed && st.witness.kind != kFeed) {
+		st.witness, st.witnessAddr = l, a
+	}
+}
+
+// value returns the value the leaf tests. err reports a record_accessor
+// step that Ruby's dig would raise on (digging into a string or number,
+// or indexing an array with a name).
+func (l *leaf) value(f *codec.Flow) (v codec.Value, err bool) {
+	if l.field < codec.NumFields {
+		v = *f.Get(l.field)
+	} else if l.nilKey {
+		return codec.Value{Kind: codec.KindNull}, false
+	} else if x, ok := f.Lookup(l.key); ok {
+		v = x
+	}
+	if len(l.path) == 0 {
+		return v, false
+	}
+	return dig(v, l.path)
+}
+
+// valueFluentBit returns the value a Fluent Bit grep rule tests, and
+// whether it is a string (nothing else ever matches in Fluent Bit). Its
+// record accessor stops at a string: subkeys of a string are ignored.
+func (l *leaf) valueFluentBit(f *codec.Flow) (codec.Value, bool) {
+	var v codec.Value
+	if l.field < codec.NumFields {
+		v = *f.Get(l.field)
+	} else if l.nilKey {
+		return v, false
+	} else if x, ok := f.Lookup(l.key); ok {
+		v = x
+	}
+	for _, p := range l.path {
+		var t string
+		var ok bool
+		switch {
+		case v.Kind == codec.KindString || v.Kind == kindQuoted:
+			return v, true
+		case v.Kind == codec.KindObject && !p.isIdx:
+			t, ok = member(v.Str, p.key)
+		case v.Kind == codec.KindArray && p.isIdx && p.index >= 0:
+			t, ok = element(v.Str, p.index)
+		}
+		if !ok {
+			return v, false
+		}
+		v = textValue(t)
+	}
+	return v, v.Kind == codec.KindString || v.Kind == kindQuoted
+}
+
+func (l *leaf) eval(f *codec.Flow, st *evalState) int8 {
+	switch l.kind {
+	case kRuby:
+		v, bad := l.value(f)
+		if bad {
+			return resError
+		}
+		s, ok := rubyToS(v, &st.buf)
+		if !ok {
+			return resError
+		}
+		if r := l.sm.match(s); r != resFalse {
+			if r == resTrue {
+				l.noteWitness(st, netip.Addr{})
+			}
+			return r
+		}
+		return resFalse
+	case kFluentBit:
+		v, ok := l.valueFluentBit(f)
+		if !ok {
+			return resFalse
+		}
+		if l.sm.match(resolveQuoted(v, &st.buf).Str) == resTrue {
+			l.noteWitness(st, netip.Addr{})
+			return resTrue
+		}
+		return resFalse
+	case kString:
+		v, bad := l.value(f)
+		if bad {
+			return resFalse
+		}
+		if l.matchNative(v, st) {
+			l.noteWitness(st, netip.Addr{})
+			return resTrue
+		}
+		return resFalse
+	case kCIDR, kFeed:
+		tbl := l.prefix
+		if l.kind == kFeed {
+			tbl = l.feed.set
+		}
+		if len(l.path) == 0 && (l.field == codec.SourceIP || l.field == codec.DestIP) {
+			a, ok := f.Addr(l.field)
+			if ok && tbl.Contains(a) {
+				l.noteWitness(st, a)
+				return resTrue
+			}
+			return resFalse
+		}
+		v, bad := l.value(f)
+		if bad {
+			return resFalse
+		}
+		if a, ok := l.matchAddr(v, tbl, st); ok {
+			l.noteWitness(st, a)
+			return resTrue
+		}
+		return resFalse
+	case kNumber:
+		v, bad := l.value(f)
+		if bad || v.Kind != codec.KindNumber {
+			return resFalse
+		}
+		var x float64
+		if v.IsInt {
+			x = float64(v.Int)
+		} else {
+			var err error
+			if x, err = strconv.ParseFloat(v.Str, 64); err != nil {
+				return resFalse
+			}
+		}
+		if l.hasLo && (x < l.lo || x == l.lo && !l.loInc) || l.hasHi && (x > l.hi || x == l.hi && !l.hiInc) {
+			return resFalse
+		}
+		l.noteWitness(st, netip.Addr{})
+		return resTrue
+	case kAbsent:
+		v, bad := l.value(f)
+		gone := !bad && (v.Kind == codec.KindAbsent || v.Kind == codec.KindNull)
+		if gone == l.absent {
+			l.noteWitness(st, netip.Addr{})
+			return resTrue
+		}
+		return resFalse
+	case kLabelHas:
+		if _, ok := f.Label(l.field, l.label); ok {
+			l.noteWitness(st, netip.Addr{})
+			return resTrue
+		}
+		return resFalse
+	case kLabelStr:
+		if val, ok := f.Label(l.field, l.label); ok && l.sm.match(val) == resTrue {
+			l.noteWitness(st, netip.Addr{})
+			return resTrue
+		}
+		return resFalse
+	case kLabelEq:
+		for _, want := range l.labels {
+			if got, ok := f.Label(l.field, want.Key); !ok || got != want.Value {
+				return resFalse
+			}
+		}
+		l.noteWitness(st, netip.Addr{})
+		return resTrue
+	}
+	return resFalse
+}
+
+// matchNative applies a string test under native semantics: strings as
+// they are, numbers and booleans as written; arrays and objects match when
+// any scalar inside them does; null and absent never match.
+func (l *leaf) matchNative(v codec.Value, st *evalState) bool {
+	switch v.Kind {
+	case codec.KindString, codec.KindNumber, codec.KindBool:
+		return l.sm.match(v.Str) == resTrue
+	case codec.KindArray, codec.KindObject:
+		sc := jsonScalars{s: v.Str}
+		for {
+			s, ok := sc.next(&st.buf)
+			if !ok {
+				return false
+			}
+			if l.sm.match(s) == resTrue {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// matchAddr tests a value that should hold addresses: a string, or an
+// array of strings (original_source_ips).
+func (l *leaf) matchAddr(v codec.Value, tbl *bart.Lite, st *evalState) (netip.Addr, bool) {
+	switch v.Kind {
+	case codec.KindString:
+		if a, err := netip.ParseAddr(v.Str); err == nil && tbl.Contains(a.Unmap()) {
+			return a.Unmap(), true
+		}
+	case codec.KindArray:
+		sc := jsonScalars{s: v.Str}
+		for {
+			s, ok := sc.next(&st.buf)
+			if !ok {
+				break
+			}
+			if a, err := netip.ParseAddr(s); err == nil && tbl.Contains(a.Unmap()) {
+				return a.Unmap(), true
+			}
+		}
+	}
+	return netip.Addr{}, false
+}

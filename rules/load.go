@@ -1,0 +1,374 @@
+package rules
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The rule file is YAML. It is decoded from yaml.v3's node tree rather than
+// through koanf's flattened maps because every error must carry the line
+// and column it is about, and unknown keys must be errors (a misspelt
+// "exlude" must not silently turn a rule off).
+
+// LoadFile reads, validates and compiles a rule file and the feeds it
+// names (paths relative to the rule file's directory). It reports every
+// problem it finds, each as "file:line:col: rule "name": what"; Errors
+// splits them.
+func LoadFile(path string) (*Set, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading rule file: %w", err)
+	}
+	return Load(data, path)
+}
+
+// Load compiles rule-file content; path names it in errors and anchors
+// relative feed paths.
+func Load(data []byte, path string) (*Set, error) {
+	l := newLoader(data, path)
+	s := l.load(data)
+	if len(l.errs) > 0 {
+		return nil, joinErrs(l.errs)
+	}
+	l.finish(s)
+	return s, nil
+}
+
+func newLoader(data []byte, path string) *loader {
+	l := &loader{file: path, dir: filepath.Dir(path), hash: sha256.New(), feedsByName: map[string]*feed{}}
+	l.hash.Write(data)
+	return l
+}
+
+// finish stamps a Set that loaded without errors.
+func (l *loader) finish(s *Set) {
+	s.version = hex.EncodeToString(l.hash.Sum(nil))[:8]
+}
+
+type loader struct {
+	file, dir   string
+	hash        hash.Hash
+	errs        []error
+	feedsByName map[string]*feed
+	feedErr     map[string]bool // feeds that exist but failed to load
+	rule        string          // rule being compiled, for messages
+}
+
+func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
+	e := &Error{File: l.file, Rule: l.rule, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Col = n.Line, n.Column
+	}
+	l.errs = append(l.errs, e)
+}
+
+func (l *loader) load(data []byte) *Set {
+	s := &Set{path: l.file}
+	abs, err := filepath.Abs(l.file)
+	if err != nil {
+		abs = l.file
+	}
+	s.files = append(s.files, abs)
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		l.errs = append(l.errs, yamlError(l.file, err))
+		return s
+	}
+	if len(doc.Content) == 0 {
+		l.errorf(nil, "empty rule file (want feeds, threats and filters)")
+		return s
+	}
+	root := doc.Content[0]
+	fields := l.mapping(root, "the rule file", "feeds", "threats", "filters")
+	if fields == nil {
+		return s
+	}
+	if n := fields["feeds"]; n != nil {
+		for _, item := range l.sequence(n, "feeds") {
+			l.loadFeed(s, item)
+		}
+	}
+	names := map[string]*yaml.Node{}
+	if n := fields["threats"]; n != nil {
+		for _, item := range l.sequence(n, "threats") {
+			l.loadThreat(s, item, names)
+		}
+	}
+	if n := fields["filters"]; n != nil {
+		for _, item := range l.sequence(n, "filters") {
+			l.loadFilter(s, item, names)
+		}
+	}
+	return s
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func yamlError(file string, err error) error {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("%s:%s: %s", file, m[1], m[2])
+	}
+	return fmt.Errorf("%s: %s", file, strings.TrimPrefix(msg, "yaml: "))
+}
+
+// mapping checks that n is a mapping with only the allowed keys and returns
+// its values by key.
+func (l *loader) mapping(n *yaml.Node, what string, allowed ...string) map[string]*yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		l.errorf(n, "%s must be a mapping, not %s", what, nodeKind(n))
+		return nil
+	}
+	out := make(map[string]*yaml.Node, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !contains(allowed, k.Value) {
+			l.errorf(k, "unknown key %q in %s (want one of %s)", k.Value, what, strings.Join(allowed, ", "))
+			continue
+		}
+		if out[k.Value] != nil {
+			l.errorf(k, "duplicate key %q in %s", k.Value, what)
+			continue
+		}
+		out[k.Value] = v
+	}
+	return out
+}
+
+func (l *loader) sequence(n *yaml.Node, what string) []*yaml.Node {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		l.errorf(n, "%s must be a list, not %s", what, nodeKind(n))
+		return nil
+	}
+	return n.Content
+}
+
+func (l *loader) scalar(n *yaml.Node, what string) (string, bool) {
+	if n == nil {
+		return "", false
+	}
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		l.errorf(n, "%s must be a single value, not %s", what, nodeKind(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (l *loader) boolean(n *yaml.Node, what string) (bool, bool) {
+	v, ok := l.scalar(n, what)
+	if !ok {
+		return false, false
+	}
+	switch v {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	l.errorf(n, "%s must be true or false, not %q", what, v)
+	return false, false
+}
+
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.Tag == "!!null" {
+		return "empty"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]*$`)
+
+func (l *loader) name(fields map[string]*yaml.Node, item *yaml.Node) string {
+	n := fields["name"]
+	if n == nil {
+		l.errorf(item, "missing name")
+		return ""
+	}
+	v, ok := l.scalar(n, "name")
+	if !ok {
+		return ""
+	}
+	if !validName.MatchString(v) {
+		l.errorf(n, "name %q: use letters, digits and _ . : - (starting with a letter or digit)", v)
+	}
+	return v
+}
+
+func (l *loader) loadFeed(s *Set, item *yaml.Node) {
+	l.rule = ""
+	f := l.mapping(item, "a feed", "name", "file", "description")
+	if f == nil {
+		return
+	}
+	name := l.name(f, item)
+	if name == "" {
+		return
+	}
+	if l.feedsByName[name] != nil || (l.feedErr != nil && l.feedErr[name]) {
+		l.errorf(f["name"], "duplicate feed name %q", name)
+		return
+	}
+	file, ok := l.scalar(f["file"], "file")
+	if f["file"] == nil {
+		l.errorf(item, "feed %q: missing file", name)
+	}
+	if !ok {
+		return
+	}
+	path := file
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(l.dir, path)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	s.files = append(s.files, path)
+	fmt.Fprintf(l.hash, "\x00feed %s %s\x00", name, file)
+	fd, err := readFeed(name, path, l.hash)
+	if err != nil {
+		if l.feedErr == nil {
+			l.feedErr = map[string]bool{}
+		}
+		l.feedErr[name] = true
+		for _, e := range Errors(err) {
+			l.errs = append(l.errs, &Error{File: l.file, Line: f["file"].Line, Col: f["file"].Column, Msg: e.Error()})
+		}
+		return
+	}
+	l.feedsByName[name] = fd
+	s.feeds = append(s.feeds, fd)
+}
+
+var severities = []string{"low", "medium", "high", "critical"}
+
+func (l *loader) checkName(name string, n *yaml.Node, names map[string]*yaml.Node) {
+	if prev := names[name]; prev != nil {
+		l.errorf(n, "duplicate rule name (first used on line %d)", prev.Line)
+		return
+	}
+	names[name] = n
+}
+
+func (l *loader) loadThreat(s *Set, item *yaml.Node, names map[string]*yaml.Node) {
+	l.rule = ""
+	f := l.mapping(item, "a threat rule", "name", "severity", "description", "when")
+	if f == nil {
+		return
+	}
+	name := l.name(f, item)
+	l.rule = name
+	if name != "" {
+		l.checkName(name, f["name"], names)
+	}
+	sev := ""
+	if f["severity"] == nil {
+		l.errorf(item, "missing severity (one of %s)", strings.Join(severities, ", "))
+	} else if v, ok := l.scalar(f["severity"], "severity"); ok {
+		if !contains(severities, v) {
+			l.errorf(f["severity"], "unknown severity %q (want one of %s)", v, strings.Join(severities, ", "))
+		}
+		sev = v
+	}
+	desc := ""
+	if f["description"] != nil {
+		desc, _ = l.scalar(f["description"], "description")
+	}
+	if f["when"] == nil {
+		l.errorf(item, "missing when (the condition)")
+		return
+	}
+	c := &compiler{l: l, mode: modeNative}
+	cond := c.cond(f["when"], true)
+	if cond == nil {
+		return
+	}
+	s.threats = append(s.threats, threatRule{reason: desc, cond: cond})
+	s.threatInfo = append(s.threatInfo, ThreatRule{Name: name, Severity: sev, Description: desc,
+		Source: fmt.Sprintf("%s:%d", filepath.Base(l.file), item.Line)})
+}
+
+func (l *loader) loadFilter(s *Set, item *yaml.Node, names map[string]*yaml.Node) {
+	l.rule = ""
+	f := l.mapping(item, "a filter", "name", "action", "compat", "source", "description", "when")
+	if f == nil {
+		return
+	}
+	name := l.name(f, item)
+	l.rule = name
+	if name != "" {
+		l.checkName(name, f["name"], names)
+	}
+	r := filterRule{FilterRule: FilterRule{Name: name, Line: item.Line}}
+	if f["action"] == nil {
+		l.errorf(item, "missing action (exclude or include)")
+	} else if v, ok := l.scalar(f["action"], "action"); ok {
+		switch v {
+		case "exclude", "include":
+			r.Action, r.exclude = v, v == "exclude"
+		default:
+			l.errorf(f["action"], "unknown action %q (want exclude or include)", v)
+		}
+	}
+	mode := modeNative
+	if f["compat"] != nil {
+		if v, ok := l.scalar(f["compat"], "compat"); ok {
+			switch v {
+			case "native":
+			case "fluentd":
+				mode, r.Compat = modeFluentd, v
+			case "fluent-bit":
+				mode, r.Compat = modeFluentBit, v
+			default:
+				l.errorf(f["compat"], "unknown compat %q (want fluentd or fluent-bit, or leave it out)", v)
+			}
+		}
+	}
+	r.Source = fmt.Sprintf("%s:%d", filepath.Base(l.file), item.Line)
+	if f["source"] != nil {
+		if v, ok := l.scalar(f["source"], "source"); ok {
+			r.Source = v
+		}
+	}
+	if f["description"] != nil {
+		r.Description, _ = l.scalar(f["description"], "description")
+	}
+	if f["when"] == nil {
+		l.errorf(item, "missing when (the condition)")
+		return
+	}
+	c := &compiler{l: l, mode: mode}
+	r.cond = c.cond(f["when"], true)
+	if r.cond == nil {
+		return
+	}
+	s.filters = append(s.filters, r)
+	s.filterNames = append(s.filterNames, name)
+}

@@ -1,0 +1,555 @@
+package rules
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// fluentd compiles grep patterns with Ruby's Regexp (Onigmo). translateRuby
+// rewrites such a pattern into Go's RE2 syntax with the same meaning, or,
+// when it needs look-around, back-references or atomic groups, into
+// regexp2's (.NET) syntax with the same meaning. What neither can express
+// exactly is refused with the reason: a filter that silently matched
+// something else would be worse than an import that stops.
+//
+// What changes between the dialects, and what the translation does:
+//   - ^ and $ are line anchors in Ruby: the caller compiles with (?m).
+//   - \d \w \s \h are ASCII in Ruby; \s includes \v, which Go's \s lacks:
+//     all four (and negations) become explicit ASCII classes.
+//   - Ruby's (?m) is dot-matches-newline: it becomes (?s).
+//   - {,n} is {0,n} in Ruby (a literal in Go).
+//   - \e, \cX, \uHHHH, \u{H H}, \xH become forms Go/.NET read the same.
+//   - refused: possessive quantifiers, nested quantifiers, \G \K \R \X \g
+//     \y-style unknown escapes, class intersections (&&), nested classes,
+//     POSIX brackets ([[:alpha:]] is Unicode in Ruby, ASCII in Go), (?x),
+//     (?a) (?d) (?u), conditionals, the absent operator, raw bytes \x80+.
+type rubyTranslation struct {
+	pattern   string
+	backtrack bool // needs regexp2; pattern is in .NET syntax
+}
+
+type reTarget uint8
+
+const (
+	targetGo reTarget = iota
+	targetNET
+)
+
+type needsBacktrack struct{}
+
+func (needsBacktrack) Error() string { return "needs a backtracking engine" }
+
+func translateRuby(pat string) (rubyTranslation, error) {
+	out, err := translateRubyTo(pat, targetGo)
+	if err == nil {
+		return rubyTranslation{pattern: out}, nil
+	}
+	if _, ok := err.(needsBacktrack); !ok {
+		return rubyTranslation{}, err
+	}
+	out, err = translateRubyTo(pat, targetNET)
+	if err != nil {
+		return rubyTranslation{}, err
+	}
+	return rubyTranslation{pattern: out, backtrack: true}, nil
+}
+
+const (
+	classDigit = `0-9`
+	classWord  = `0-9A-Za-z_`
+	classSpace = `\t\n\v\f\r `
+	classHex   = `0-9a-fA-F`
+)
+
+type rubyTranslator struct {
+	src    string
+	i      int
+	out    strings.Builder
+	target reTarget
+}
+
+func (t *rubyTranslator) fail(format string, args ...any) error {
+	return fmt.Errorf("at offset %d: "+format, append([]any{t.i}, args...)...)
+}
+
+func translateRubyTo(pat string, target reTarget) (string, error) {
+	t := &rubyTranslator{src: pat, target: target}
+	if !utf8.ValidString(pat) {
+		return "", fmt.Errorf("pattern is not valid UTF-8")
+	}
+	// The previous item was a quantifier (lastQuant), or a quantifier with
+	// its lazy '?' (lastLazy): what may follow differs between Ruby and Go.
+	lastQuant, lastLazy := false, false
+	for t.i < len(t.src) {
+		c := t.src[t.i]
+		quant, lazy := false, false
+		switch c {
+		case '\\':
+			if err := t.escape(false); err != nil {
+				return "", err
+			}
+		case '[':
+			if err := t.class(); err != nil {
+				return "", err
+			}
+		case '(':
+			if err := t.group(); err != nil {
+				return "", err
+			}
+		case '*', '+', '?':
+			switch {
+			case lastLazy:
+				return "", t.fail("nested quantifier")
+			case lastQuant && c == '?':
+				lazy = true
+			case lastQuant && c == '+' && t.i > 0 && t.src[t.i-1] != '}':
+				return "", t.fail("possessive quantifier (%s) has no RE2 or regexp2 equivalent", t.src[t.i-1:t.i+1])
+			case lastQuant:
+				return "", t.fail("nested quantifier")
+			}
+			t.out.WriteByte(c)
+			t.i++
+			quant = true
+		case '{':
+			if n, ok := t.interval(); ok {
+				if lastQuant {
+					return "", t.fail("nested quantifier ({n,m} after a quantifier)")
+				}
+				t.out.WriteString(n)
+				quant = true
+			} else {
+				t.out.WriteString(`\{`)
+				t.i++
+			}
+		default:
+			if c < utf8.RuneSelf {
+				t.out.WriteByte(c)
+				t.i++
+			} else {
+				_, n := utf8.DecodeRuneInString(t.src[t.i:])
+				t.out.WriteString(t.src[t.i : t.i+n])
+				t.i += n
+			}
+		}
+		lastQuant, lastLazy = quant, lazy
+	}
+	return t.out.String(), nil
+}
+
+// interval reads {n}, {n,}, {n,m} or {,m} at t.i; Ruby reads anything else
+// as a literal brace.
+func (t *rubyTranslator) interval() (string, bool) {
+	j := t.i + 1
+	lo := j
+	for j < len(t.src) && t.src[j] >= '0' && t.src[j] <= '9' {
+		j++
+	}
+	a := t.src[lo:j]
+	b, comma := "", false
+	if j < len(t.src) && t.src[j] == ',' {
+		comma = true
+		j++
+		hi := j
+		for j < len(t.src) && t.src[j] >= '0' && t.src[j] <= '9' {
+			j++
+		}
+		b = t.src[hi:j]
+	}
+	if j >= len(t.src) || t.src[j] != '}' || (a == "" && b == "") {
+		return "", false
+	}
+	t.i = j + 1
+	if a == "" {
+		a = "0"
+	}
+	if !comma {
+		return "{" + a + "}", true
+	}
+	return "{" + a + "," + b + "}", true
+}
+
+// group handles '(' and its Ruby extensions.
+func (t *rubyTranslator) group() error {
+	s := t.src[t.i:]
+	switch {
+	case strings.HasPrefix(s, "(?#"):
+		end := strings.IndexByte(s, ')')
+		if end < 0 {
+			return t.fail("unterminated comment group")
+		}
+		t.i += end + 1
+		return nil
+	case strings.HasPrefix(s, "(?:"), !strings.HasPrefix(s, "(?"):
+		t.out.WriteByte('(')
+		if strings.HasPrefix(s, "(?:") {
+			t.out.WriteString("?:")
+			t.i += 2
+		}
+		t.i++
+		return nil
+	case strings.HasPrefix(s, "(?=") || strings.HasPrefix(s, "(?!") ||
+		strings.HasPrefix(s, "(?<=") || strings.HasPrefix(s, "(?<!") || strings.HasPrefix(s, "(?>"):
+		if t.target == targetGo {
+			return needsBacktrack{}
+		}
+		n := 3
+		if strings.HasPrefix(s, "(?<=") || strings.HasPrefix(s, "(?<!") {
+			n = 4
+		}
+		t.out.WriteString(s[:n])
+		t.i += n
+		return nil
+	case strings.HasPrefix(s, "(?<"), strings.HasPrefix(s, "(?'"):
+		closer := byte('>')
+		if s[2] == '\'' {
+			closer = '\''
+		}
+		end := strings.IndexByte(s[3:], closer)
+		if end < 0 {
+			return t.fail("unterminated group name")
+		}
+		name := s[3 : 3+end]
+		for _, r := range name {
+			if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+				return t.fail("group name %q: use letters, digits and _", name)
+			}
+		}
+		t.out.WriteString("(?<" + name + ">")
+		t.i += 3 + end + 1
+		return nil
+	case strings.HasPrefix(s, "(?("):
+		return t.fail("conditional groups are not supported")
+	case strings.HasPrefix(s, "(?~"):
+		return t.fail("the absent operator (?~...) is not supported")
+	}
+	// (?imx-imx) or (?imx-imx:...)
+	j := 2
+	var on, off strings.Builder
+	neg := false
+	for ; j < len(s); j++ {
+		c := s[j]
+		switch c {
+		case 'i', 'm':
+			g := c
+			if c == 'm' {
+				g = 's'
+			}
+			if neg {
+				off.WriteByte(g)
+			} else {
+				on.WriteByte(g)
+			}
+			continue
+		case '-':
+			if neg {
+				return t.fail("bad option group")
+			}
+			neg = true
+			continue
+		case 'x':
+			return t.fail("extended mode (?x) is not supported; remove the whitespace and comments")
+		case ')', ':':
+		default:
+			return t.fail("unsupported group (?%c", c)
+		}
+		break
+	}
+	if j >= len(s) {
+		return t.fail("unterminated group")
+	}
+	flags := on.String()
+	if off.Len() > 0 {
+		flags += "-" + off.String()
+	}
+	if flags == "" || flags == "-" {
+		// (?) or (?-) : nothing to set.
+		if s[j] == ':' {
+			t.out.WriteString("(?:")
+		}
+		t.i += j + 1
+		return nil
+	}
+	t.out.WriteString("(?" + flags + string(s[j]))
+	t.i += j + 1
+	return nil
+}
+
+// class copies a bracket expression.
+func (t *rubyTranslator) class() error {
+	start := t.i
+	t.out.WriteByte('[')
+	t.i++
+	if t.i < len(t.src) && t.src[t.i] == '^' {
+		t.out.WriteByte('^')
+		t.i++
+	}
+	first := true
+	for t.i < len(t.src) {
+		c := t.src[t.i]
+		switch {
+		case c == ']' && !first:
+			t.out.WriteByte(']')
+			t.i++
+			return nil
+		case c == ']' && first:
+			t.out.WriteString(`\]`)
+			t.i++
+		case c == '[':
+			if strings.HasPrefix(t.src[t.i:], "[:") {
+				return t.fail("POSIX bracket %s is Unicode-aware in Ruby and ASCII in Go; write the characters out (e.g. [0-9] for [[:digit:]])", t.src[t.i:min(len(t.src), t.i+10)])
+			}
+			return t.fail("nested character classes are not supported")
+		case c == '&' && strings.HasPrefix(t.src[t.i:], "&&"):
+			return t.fail("character class intersection (&&) is not supported")
+		case c == '\\':
+			if err := t.escape(true); err != nil {
+				return err
+			}
+		default:
+			if c < utf8.RuneSelf {
+				t.out.WriteByte(c)
+				t.i++
+			} else {
+				_, n := utf8.DecodeRuneInString(t.src[t.i:])
+				t.out.WriteString(t.src[t.i : t.i+n])
+				t.i += n
+			}
+		}
+		first = false
+	}
+	t.i = start
+	return t.fail("unterminated character class")
+}
+
+// escape translates the escape at t.i.
+func (t *rubyTranslator) escape(inClass bool) error {
+	if t.i+1 >= len(t.src) {
+		return t.fail("trailing backslash")
+	}
+	c := t.src[t.i+1]
+	t.i += 2
+	cls := func(body string, neg bool) {
+		switch {
+		case inClass:
+			t.out.WriteString(body)
+		case neg:
+			t.out.WriteString("[^" + body + "]")
+		default:
+			t.out.WriteString("[" + body + "]")
+		}
+	}
+	switch c {
+	case 'd':
+		cls(classDigit, false)
+	case 'w':
+		cls(classWord, false)
+	case 's':
+		cls(classSpace, false)
+	case 'h':
+		cls(classHex, false)
+	case 'D', 'W', 'S', 'H':
+		if inClass {
+			if c == 'D' || c == 'W' {
+				t.out.WriteString(`\` + string(c)) // ASCII negations in Go and Ruby alike
+				return nil
+			}
+			return t.fail(`\%c inside a character class is not supported`, c)
+		}
+		cls(map[byte]string{'D': classDigit, 'W': classWord, 'S': classSpace, 'H': classHex}[c], true)
+	case 'A', 'z':
+		if inClass {
+			return t.fail(`\%c inside a character class`, c)
+		}
+		t.out.WriteString(`\` + string(c))
+	case 'b':
+		if inClass {
+			t.out.WriteString(`\x08`)
+		} else {
+			t.out.WriteString(`\b`)
+		}
+	case 'B':
+		t.out.WriteString(`\B`)
+	case 'Z':
+		if inClass {
+			return t.fail(`\Z inside a character class`)
+		}
+		if t.target == targetGo {
+			return needsBacktrack{}
+		}
+		t.out.WriteString(`\Z`)
+	case 'n', 't', 'r', 'f', 'v', 'a':
+		t.out.WriteString(`\` + string(c))
+	case 'e':
+		t.out.WriteString(`\x1B`)
+	case '0':
+		// \0, \0o, \0oo: octal
+		j := t.i
+		for j < len(t.src) && j < t.i+2 && t.src[j] >= '0' && t.src[j] <= '7' {
+			j++
+		}
+		v, _ := strconv.ParseUint("0"+t.src[t.i:j], 8, 8)
+		t.i = j
+		t.writeRune(rune(v))
+	case '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		if inClass {
+			return t.fail(`octal escape in a character class is not supported`)
+		}
+		if t.i < len(t.src) && t.src[t.i] >= '0' && t.src[t.i] <= '9' {
+			return t.fail(`multi-digit escape \%c%c (back-reference or octal) is ambiguous; not supported`, c, t.src[t.i])
+		}
+		if t.target == targetGo {
+			return needsBacktrack{}
+		}
+		t.out.WriteString(`\` + string(c))
+	case 'k':
+		if inClass || t.i >= len(t.src) || (t.src[t.i] != '<' && t.src[t.i] != '\'') {
+			return t.fail(`bad \k escape`)
+		}
+		closer := byte('>')
+		if t.src[t.i] == '\'' {
+			closer = '\''
+		}
+		end := strings.IndexByte(t.src[t.i+1:], closer)
+		if end < 0 {
+			return t.fail(`unterminated \k reference`)
+		}
+		if t.target == targetGo {
+			return needsBacktrack{}
+		}
+		name := t.src[t.i+1 : t.i+1+end]
+		if _, err := strconv.Atoi(name); err != nil && strings.ContainsAny(name, "+-") {
+			return t.fail(`relative back-reference \k<%s> is not supported`, name)
+		}
+		t.out.WriteString(`\k<` + name + `>`)
+		t.i += end + 2
+	case 'x':
+		j := t.i
+		for j < len(t.src) && j < t.i+2 && isHex(t.src[j]) {
+			j++
+		}
+		if j == t.i {
+			return t.fail(`\x needs hex digits`)
+		}
+		v, _ := strconv.ParseUint(t.src[t.i:j], 16, 8)
+		if v >= 0x80 {
+			return t.fail(`\x%s is a raw byte, which Ruby refuses in a UTF-8 pattern`, t.src[t.i:j])
+		}
+		t.i = j
+		t.writeRune(rune(v))
+	case 'u':
+		if t.i < len(t.src) && t.src[t.i] == '{' {
+			end := strings.IndexByte(t.src[t.i:], '}')
+			if end < 0 {
+				return t.fail(`unterminated \u{...}`)
+			}
+			fields := strings.Fields(t.src[t.i+1 : t.i+end])
+			if len(fields) == 0 {
+				return t.fail(`empty \u{}`)
+			}
+			if inClass && len(fields) > 1 {
+				return t.fail(`several code points in one \u{...} inside a class`)
+			}
+			for _, h := range fields {
+				v, err := strconv.ParseUint(h, 16, 32)
+				if err != nil || v > utf8.MaxRune {
+					return t.fail(`bad code point %q`, h)
+				}
+				if err := t.writeRuneChecked(rune(v)); err != nil {
+					return err
+				}
+			}
+			t.i += end + 1
+			return nil
+		}
+		if t.i+4 > len(t.src) {
+			return t.fail(`\u needs four hex digits`)
+		}
+		v, err := strconv.ParseUint(t.src[t.i:t.i+4], 16, 32)
+		if err != nil {
+			return t.fail(`\u needs four hex digits`)
+		}
+		t.i += 4
+		return t.writeRuneChecked(rune(v))
+	case 'c':
+		if t.i >= len(t.src) || t.src[t.i] >= utf8.RuneSelf {
+			return t.fail(`bad \c escape`)
+		}
+		v := t.src[t.i] & 0x1f
+		t.i++
+		t.writeRune(rune(v))
+	case 'p', 'P':
+		if t.i < len(t.src) && t.src[t.i] == '{' {
+			end := strings.IndexByte(t.src[t.i:], '}')
+			if end < 0 {
+				return t.fail(`unterminated \%c{`, c)
+			}
+			name := t.src[t.i+1 : t.i+end]
+			neg := c == 'P'
+			if strings.HasPrefix(name, "^") {
+				neg, name = !neg, name[1:]
+			}
+			if !goUnicodeClass(name) {
+				return t.fail(`Unicode property \p{%s} has no equivalent here`, name)
+			}
+			if neg {
+				t.out.WriteString(`\P{` + name + `}`)
+			} else {
+				t.out.WriteString(`\p{` + name + `}`)
+			}
+			t.i += end + 1
+			return nil
+		}
+		return t.fail(`\%c needs {Name}`, c)
+	case 'G', 'K', 'R', 'X', 'g', 'O', 'y', 'Y', 'N', 'C', 'M', 'Q', 'E', 'U', 'l', 'L':
+		return t.fail(`\%c is not supported`, c)
+	default:
+		if c >= utf8.RuneSelf {
+			_, n := utf8.DecodeRuneInString(t.src[t.i-1:])
+			t.out.WriteString(t.src[t.i-1 : t.i-1+n])
+			t.i += n - 1
+			return nil
+		}
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+			return t.fail(`unknown escape \%c`, c)
+		}
+		t.out.WriteString(`\` + string(c)) // escaped punctuation
+	}
+	return nil
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// writeRune writes r as an escape both engines read as that code point.
+func (t *rubyTranslator) writeRune(r rune) {
+	_ = t.writeRuneChecked(r)
+}
+
+func (t *rubyTranslator) writeRuneChecked(r rune) error {
+	if t.target == targetNET {
+		if r > 0xFFFF {
+			return t.fail(`code point U+%X beyond the BMP in a pattern that needs regexp2`, r)
+		}
+		fmt.Fprintf(&t.out, `\u%04X`, r)
+		return nil
+	}
+	fmt.Fprintf(&t.out, `\x{%X}`, r)
+	return nil
+}
+
+// goUnicodeClass reports whether name is a Unicode category or script that
+// Go's regexp and .NET read the same way as Onigmo: the one- and
+// two-letter general categories. Scripts and Onigmo's extra properties
+// (Alpha, Word, ...) are left out rather than guessed.
+func goUnicodeClass(name string) bool {
+	switch name {
+	case "L", "Lu", "Ll", "Lt", "Lm", "Lo", "M", "Mn", "Mc", "Me", "N", "Nd", "Nl", "No",
+		"P", "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "S", "Sm", "Sc", "Sk", "So",
+		"Z", "Zs", "Zl", "Zp", "C", "Cc", "Cf", "Co", "Cs":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,182 @@
+// Package rules holds flowsieve's rule file: the format, its compilation to
+// fast matchers, threat feeds, the hot reloader, and the judgement of one
+// flow (threat checks first, then filters).
+//
+// A Set is one compiled, immutable version of a rule file and its feeds. It
+// is safe for concurrent use; judging a flow allocates nothing as long as
+// each goroutine reuses its own Verdict.
+package rules
+
+import (
+	"net/netip"
+
+	"github.com/flowsieve/flowsieve/codec"
+)
+
+// Set is one compiled version of a rule file and the feeds it names.
+type Set struct {
+	path        string
+	version     string
+	filters     []filterRule
+	filterNames []string
+	threats     []threatRule
+	threatInfo  []ThreatRule
+	feeds       []*feed
+	files       []string // the rule file and every feed file, absolute
+}
+
+// ThreatRule describes one threat rule; Hit.Rule indexes Set.ThreatRules.
+type ThreatRule struct {
+	Name, Severity string
+	Description    string
+	Source         string // "rules.yaml:12" where the rule starts
+}
+
+// FilterRule describes one filter; Verdict.DropRule indexes Set.Filters.
+type FilterRule struct {
+	Name        string
+	Action      string // "exclude" or "include"
+	Compat      string // "", "fluentd" (or, later, "fluent-bit")
+	Description string
+	Source      string // where the rule came from: the rule file line, or what it was imported from
+	Line        int    // its line in the rule file
+}
+
+// Hit is one threat rule that flagged a flow.
+type Hit struct {
+	Rule   int         // index into Set.ThreatRules
+	Feed   string      // the feed that matched, "" if none did
+	Field  codec.Field // the field of the condition that matched; codec.NumFields if not a known field
+	Addr   netip.Addr  // the address that matched a feed or CIDR, if any
+	Reason string      // static text of the matching condition, e.g. "dest_ip in feed c2-sample"
+}
+
+// Verdict is the judgement of one flow. Reuse one per goroutine: Judge
+// resets it and reuses its buffers.
+type Verdict struct {
+	Keep     bool
+	DropRule int   // index into FilterNames when !Keep, -1 otherwise
+	Threats  []Hit // reset by Judge, backing array reused
+	st       evalState
+}
+
+// Flagged reports whether any threat rule matched.
+func (v *Verdict) Flagged() bool { return len(v.Threats) > 0 }
+
+// Path returns the rule file the Set was loaded from.
+func (s *Set) Path() string { return s.path }
+
+// Version is a short content hash of the rule file and every feed file.
+func (s *Set) Version() string { return s.version }
+
+// FilterNames lists the filters in file order; Verdict.DropRule indexes it.
+func (s *Set) FilterNames() []string { return s.filterNames }
+
+// Filters describes the filters in file order.
+func (s *Set) Filters() []FilterRule {
+	out := make([]FilterRule, len(s.filters))
+	for i := range s.filters {
+		out[i] = s.filters[i].FilterRule
+	}
+	return out
+}
+
+// ThreatRules lists the threat rules in file order; Hit.Rule indexes it.
+func (s *Set) ThreatRules() []ThreatRule { return s.threatInfo }
+
+// Feeds describes the feeds: name, file, and number of entries.
+func (s *Set) Feeds() []FeedInfo {
+	out := make([]FeedInfo, len(s.feeds))
+	for i, f := range s.feeds {
+		out[i] = FeedInfo{Name: f.name, File: f.file, Entries: f.entries}
+	}
+	return out
+}
+
+// FeedInfo describes one loaded threat feed.
+type FeedInfo struct {
+	Name, File string
+	Entries    int
+}
+
+// Files lists the rule file and every feed file it names: what a watcher
+// watches.
+func (s *Set) Files() []string { return s.files }
+
+// Judge runs every threat rule on f, then the filters in file order until
+// one decides to drop. v is reset first.
+func (s *Set) Judge(f *codec.Flow, v *Verdict) {
+	v.Threats = v.Threats[:0]
+	v.Keep, v.DropRule = true, -1
+	st := &v.st
+	for i := range s.threats {
+		t := &s.threats[i]
+		st.witness = nil
+		if t.cond.eval(f, st) == resTrue {
+			h := Hit{Rule: i, Field: codec.NumFields, Reason: t.reason}
+			if w := st.witness; w != nil {
+				h.Field, h.Feed, h.Addr = w.fieldID(), w.feedName, st.witnessAddr
+				if t.reason == "" {
+					h.Reason = w.reason
+				}
+			}
+			v.Threats = append(v.Threats, h)
+		}
+	}
+	for i := range s.filters {
+		r := &s.filters[i]
+		st.witness = nil
+		m := r.cond.eval(f, st) == resTrue // an error (fluentd compat) never drops
+		if m == r.exclude {
+			v.Keep, v.DropRule = false, i
+			return
+		}
+	}
+}
+
+// Explain judges f like Judge and also reports, for every rule, whether its
+// condition matched (true), did not (false) or failed to evaluate (a
+// fluentd-compat error, which keeps the record).
+func (s *Set) Explain(f *codec.Flow) (v Verdict, threats, filters []RuleResult) {
+	s.Judge(f, &v)
+	var st evalState
+	for i := range s.threats {
+		threats = append(threats, RuleResult(s.threats[i].cond.eval(f, &st)))
+	}
+	for i := range s.filters {
+		filters = append(filters, RuleResult(s.filters[i].cond.eval(f, &st)))
+	}
+	return v, threats, filters
+}
+
+// RuleResult is the outcome of one rule's condition on one flow.
+type RuleResult int8
+
+// The results of a condition.
+const (
+	NoMatch RuleResult = RuleResult(resFalse)
+	Match   RuleResult = RuleResult(resTrue)
+	Errored RuleResult = RuleResult(resError)
+)
+
+func (r RuleResult) String() string {
+	switch r {
+	case Match:
+		return "match"
+	case NoMatch:
+		return "no match"
+	default:
+		return "error (fluentd keeps the record)"
+	}
+}
+
+type filterRule struct {
+	FilterRule
+	exclude bool
+	cond    *node
+}
+
+type threatRule struct {
+	reason string // the rule's description, if it has one
+	cond   *node
+}

@@ -1,0 +1,196 @@
+package rules
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"go.uber.org/zap"
+)
+
+// Watcher keeps the current Set of a rule file and reloads it when the file
+// or any feed it names changes. Readers call Current, which is one atomic
+// load; a reload compiles a whole new Set and swaps it in with one store,
+// or, when the new content does not load, keeps the old Set serving.
+//
+// It watches the directories holding the files, not the files: editors save
+// by writing a temporary file and renaming it over the old one, and a
+// Kubernetes ConfigMap volume swaps a "..data" symlink in the mount
+// directory (rules.yaml -> ..data/rules.yaml), so the file's own inode never
+// changes. Any event in a watched directory schedules a reload after the
+// debounce delay; a reload that finds the same content (same Version) is a
+// no-op.
+type Watcher struct {
+	path string
+	opts WatcherOptions
+	cur  atomic.Pointer[Set]
+	mu   sync.Mutex // serialises reloads
+	// tried lists the files the last load attempt read (also a failed
+	// one), so a feed the new file names starts being watched before it
+	// loads.
+	tried []string
+}
+
+// WatcherOptions configures a Watcher.
+type WatcherOptions struct {
+	// Debounce is how long the files must be quiet before a reload, so a
+	// file written in several pieces is read once, whole. Default 250ms.
+	Debounce time.Duration
+	// Logger receives one line per reload and per failed reload (with every
+	// error, file:line:col). Default: no logging.
+	Logger *zap.Logger
+	// OnReload is called after each reload attempt: (new Set, nil) when a
+	// new version is in place (or Reload was called), (nil, err) when the
+	// content did not load and the old Set stays. It runs on the reloading
+	// goroutine and must not block.
+	OnReload func(s *Set, err error)
+}
+
+// NewWatcher loads the rule file once; it fails if that load fails. Call Run
+// to start watching.
+func NewWatcher(path string, opts WatcherOptions) (*Watcher, error) {
+	if opts.Debounce <= 0 {
+		opts.Debounce = 250 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	s, err := LoadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	w := &Watcher{path: path, opts: opts, tried: s.Files()}
+	w.cur.Store(s)
+	return w, nil
+}
+
+// Current returns the Set in force. It never blocks.
+func (w *Watcher) Current() *Set { return w.cur.Load() }
+
+// Reload loads the rule file now (SIGHUP). On success the new Set is in
+// force, even if its content did not change; on failure the old one stays
+// and the error is returned.
+func (w *Watcher) Reload() error {
+	_, err := w.reload(true)
+	return err
+}
+
+// reload loads and, if it succeeds and the content changed (or force),
+// swaps. It reports whether the watched directories may have changed.
+func (w *Watcher) reload(force bool) (bool, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	old := w.cur.Load()
+	s, files, err := loadFileTried(w.path)
+	w.tried = files
+	if err != nil {
+		errs := Errors(err)
+		w.opts.Logger.Error("rules reload failed; the previous rules keep serving",
+			zap.String("file", w.path), zap.String("version", old.Version()),
+			zap.Int("errors", len(errs)), zap.Errors("problems", errs))
+		if w.opts.OnReload != nil {
+			w.opts.OnReload(nil, err)
+		}
+		return true, err
+	}
+	if !force && s.Version() == old.Version() {
+		return false, nil
+	}
+	w.cur.Store(s)
+	w.opts.Logger.Info("rules reloaded", zap.String("file", w.path),
+		zap.String("version", s.Version()), zap.String("previous", old.Version()),
+		zap.Int("filters", len(s.filters)), zap.Int("threat_rules", len(s.threats)),
+		zap.Int("feeds", len(s.feeds)))
+	if w.opts.OnReload != nil {
+		w.opts.OnReload(s, nil)
+	}
+	return true, nil
+}
+
+// loadFileTried is LoadFile that also returns the files it read or tried
+// to read.
+func loadFileTried(path string) (*Set, []string, error) {
+	abs, aerr := filepath.Abs(path)
+	if aerr != nil {
+		abs = path
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, []string{abs}, fmt.Errorf("reading rule file: %w", err)
+	}
+	l := newLoader(data, path)
+	s := l.load(data)
+	files := s.files
+	if len(l.errs) > 0 {
+		return nil, files, joinErrs(l.errs)
+	}
+	l.finish(s)
+	return s, files, nil
+}
+
+// Run watches until ctx is done. It returns an error only if watching
+// cannot start.
+func (w *Watcher) Run(ctx context.Context) error {
+	fw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("watching rule files: %w", err)
+	}
+	defer fw.Close()
+	watched := map[string]bool{}
+	sync := func() {
+		w.mu.Lock()
+		want := map[string]bool{}
+		for _, f := range append(append([]string(nil), w.cur.Load().Files()...), w.tried...) {
+			want[filepath.Dir(f)] = true
+		}
+		w.mu.Unlock()
+		for d := range want {
+			if !watched[d] {
+				if err := fw.Add(d); err != nil {
+					w.opts.Logger.Warn("cannot watch directory", zap.String("dir", d), zap.Error(err))
+					continue
+				}
+				watched[d] = true
+			}
+		}
+		for d := range watched {
+			if !want[d] {
+				_ = fw.Remove(d)
+				delete(watched, d)
+			}
+		}
+	}
+	sync()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case ev, ok := <-fw.Events:
+			if !ok {
+				return nil
+			}
+			if ev.Op == fsnotify.Chmod {
+				continue
+			}
+			timer.Reset(w.opts.Debounce)
+		case err, ok := <-fw.Errors:
+			if !ok {
+				return nil
+			}
+			w.opts.Logger.Warn("file watcher error", zap.Error(err))
+			timer.Reset(w.opts.Debounce)
+		case <-timer.C:
+			if changed, _ := w.reload(false); changed {
+				sync()
+			}
+		}
+	}
+}
