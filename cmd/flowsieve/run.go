@@ -2,11 +2,257 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/pflag"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/flowsieve/flowsieve/config"
+	"github.com/flowsieve/flowsieve/processor"
+	"github.com/flowsieve/flowsieve/processor/embedded"
+	"github.com/flowsieve/flowsieve/rules"
 )
 
+type runParams struct {
+	configFile string
+	demo       bool
+	demoRate   int
+}
+
+// newFlagSet returns a flag set with --config and one flag per config key.
+func newFlagSet(name string, stderr io.Writer) (*pflag.FlagSet, *string) {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.StringP("config", "c", "", "YAML config file (then FLOWSIEVE_* environment variables, then these flags)")
+	config.RegisterFlags(fs)
+	return fs, file
+}
+
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "flowsieve run: not built yet")
-	return exitFailure
+	fs, file := newFlagSet("flowsieve run", stderr)
+	var p runParams
+	fs.BoolVar(&p.demo, "demo", false, "also run a synthetic flow-log generator into the first input topic")
+	fs.IntVar(&p.demoRate, "demo-rate", 200, "records per second the --demo generator writes")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	p.configFile = *file
+	cfg, err := config.LoadFromOS(p.configFile, fs)
+	if err != nil {
+		fmt.Fprintln(stderr, "flowsieve run:", err)
+		return exitFailure
+	}
+	log, err := newLogger(cfg.Log, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "flowsieve run:", err)
+		return exitFailure
+	}
+	defer func() { _ = log.Sync() }()
+	if err := run(ctx, cfg, p, log); err != nil {
+		log.Error("flowsieve run failed", zap.Error(err))
+		return exitFailure
+	}
+	return exitOK
+}
+
+func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) error {
+	clientOpts, err := kafkaClientOpts(cfg.Kafka)
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := processor.NewMetrics(reg)
+
+	watcher, err := rules.NewWatcher(cfg.Rules.File, rules.WatcherOptions{
+		Debounce: cfg.Rules.Debounce,
+		Logger:   log.Named("rules"),
+		OnReload: func(s *rules.Set, err error) {
+			if err != nil {
+				metrics.RulesLoaded("", err)
+				return
+			}
+			metrics.RulesLoaded(s.Version(), nil)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("loading rules: %w", err)
+	}
+	set := watcher.Current()
+	metrics.RulesLoaded(set.Version(), nil)
+	log.Info("rules loaded", zap.String("file", cfg.Rules.File), zap.String("version", set.Version()),
+		zap.Int("filters", len(set.FilterNames())), zap.Int("threat_rules", len(set.ThreatRules())))
+
+	brokers := cfg.Kafka.Brokers
+	if cfg.UseEmbedded() {
+		b, err := startEmbedded(cfg, log)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		brokers = []string{b.Addr()}
+	}
+
+	pl, err := processor.New(processor.Config{
+		Brokers:            brokers,
+		ClientID:           cfg.Kafka.ClientID,
+		ClientOpts:         clientOpts,
+		Topics:             cfg.Input.Topics,
+		TopicRegex:         cfg.Input.TopicRegex,
+		Group:              cfg.Input.Group,
+		StartLatest:        cfg.Input.StartOffset == "latest",
+		KeptTopic:          cfg.Output.KeptTopic,
+		ThreatsTopic:       cfg.Output.ThreatsTopic,
+		InvalidTopic:       cfg.Output.InvalidTopic,
+		KeptJSON:           cfg.Output.Format == "json",
+		Compression:        cfg.Output.Compression,
+		Linger:             cfg.Output.Linger,
+		BatchMaxBytes:      cfg.Output.BatchMaxBytes,
+		MaxInflightRecords: cfg.Input.MaxInflightRecords,
+		MaxInflightBytes:   cfg.Input.MaxInflightBytes,
+		Rules:              watcher.Current,
+		SummaryInterval:    cfg.Metrics.SummaryInterval,
+		StartTimeout:       20 * time.Second,
+		Metrics:            metrics,
+		Registry:           reg,
+		Gatherer:           reg,
+		Logger:             log,
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	if cfg.Metrics.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics.listen %s: %w", cfg.Metrics.Listen, err)
+		}
+		srv := &http.Server{Handler: pl.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer func() { _ = srv.Close() }()
+		log.Info("serving /metrics, /healthz, /readyz", zap.String("addr", ln.Addr().String()))
+	}
+
+	go func() {
+		if err := watcher.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("rules watcher stopped; rules will no longer reload on change", zap.Error(err))
+		}
+	}()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := watcher.Reload(); err != nil {
+					log.Error("SIGHUP: rules reload failed; previous rules keep serving", zap.Error(err))
+				}
+			}
+		}
+	}()
+
+	if p.demo {
+		if len(cfg.Input.Topics) == 0 {
+			return errors.New("--demo needs input.topics (not a regex) to know where to write")
+		}
+		go func() {
+			if err := runDemo(ctx, brokers, cfg.Input.Topics[0], p.demoRate, log.Named("demo")); err != nil && ctx.Err() == nil {
+				log.Error("demo generator stopped", zap.Error(err))
+			}
+		}()
+	}
+	return pl.Run(ctx)
+}
+
+func startEmbedded(cfg *config.Config, log *zap.Logger) (*embedded.Broker, error) {
+	e := cfg.Embedded
+	topics := append([]string{}, cfg.Input.Topics...)
+	topics = append(topics, cfg.Output.KeptTopic, cfg.Output.ThreatsTopic, cfg.Output.InvalidTopic)
+	b, err := embedded.Start(embedded.Config{
+		Listen:         e.Listen,
+		DataDir:        e.DataDir,
+		Topics:         topics,
+		Partitions:     e.Partitions,
+		Retention:      e.Retention,
+		RetentionBytes: e.RetentionBytes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Warn("no kafka.brokers configured: started an EMBEDDED single-node Kafka broker for local use only "+
+		"(one node, no replication). To use a real cluster set kafka.brokers in the config file, "+
+		"or FLOWSIEVE_KAFKA_BROKERS=host1:9092,host2:9092, or --kafka.brokers=host1:9092.",
+		zap.String("listen", b.Addr()), zap.String("data_dir", e.DataDir), zap.Strings("topics", topics),
+		zap.Int("partitions", e.Partitions), zap.Duration("retention", e.Retention))
+	return b, nil
+}
+
+// kafkaClientOpts turns the connection settings into client options, the
+// one place TLS and SASL will plug in.
+func kafkaClientOpts(k config.Kafka) ([]kgo.Opt, error) {
+	if k.TLS.Enabled {
+		return nil, errors.New("kafka.tls: TLS is not implemented yet in this build")
+	}
+	if k.SASL.Mechanism != "" {
+		return nil, errors.New("kafka.sasl: SASL is not implemented yet in this build")
+	}
+	return nil, nil
+}
+
+// newLogger builds the zap logger: JSON in production, console when
+// stderr is a terminal (log.format auto).
+func newLogger(c config.Log, w io.Writer) (*zap.Logger, error) {
+	var level zapcore.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	format := c.Format
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "console"
+			}
+		}
+	}
+	var enc zapcore.Encoder
+	if format == "console" {
+		ec := zap.NewDevelopmentEncoderConfig()
+		ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		ec.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
+		enc = zapcore.NewConsoleEncoder(ec)
+	} else {
+		ec := zap.NewProductionEncoderConfig()
+		ec.EncodeTime = zapcore.ISO8601TimeEncoder
+		enc = zapcore.NewJSONEncoder(ec)
+	}
+	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)
+	return zap.New(core), nil
+}
+
+// runDemo writes synthetic flow logs to topic at rate records/s.
+func runDemo(ctx context.Context, brokers []string, topic string, rate int, log *zap.Logger) error {
+	return errors.New("demo generator: not available yet")
 }

@@ -1,0 +1,159 @@
+package processor
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/flowsieve/flowsieve/rules"
+)
+
+// Config is everything the pipeline needs, as plain values: cmd fills it
+// from the config package. Zero values take the defaults documented on each
+// field; New validates the rest.
+type Config struct {
+	Brokers  []string
+	ClientID string // default "flowsieve"
+	// ClientOpts are appended to both the consumer's and the producer's
+	// options: the one place connection settings (TLS, SASL, dialer) come in.
+	ClientOpts []kgo.Opt
+
+	Topics     []string // input topics, or
+	TopicRegex string   // a regular expression of input topics
+	Group      string
+	// StartLatest starts partitions without a committed offset at the end
+	// instead of the beginning.
+	StartLatest bool
+
+	KeptTopic, ThreatsTopic, InvalidTopic string
+	// KeptJSON writes kept flows as normalised JSON instead of the input
+	// bytes.
+	KeptJSON bool
+	// Compression is none, gzip, snappy, lz4 or zstd (default lz4).
+	Compression   string
+	Linger        time.Duration // default 5ms
+	BatchMaxBytes int           // default 1 MiB
+	// DeliveryTimeout bounds how long the producer retries one record
+	// before reporting it failed (default 2m). A failed record stalls its
+	// input partition, which is retried from that record on.
+	DeliveryTimeout time.Duration
+
+	// Per partition: records and bytes consumed but not yet acknowledged
+	// by every output. Past either cap the partition's fetching pauses.
+	MaxInflightRecords int   // default 20000
+	MaxInflightBytes   int64 // default 16 MiB
+
+	// Rules returns the rules serving now; it is called once per record,
+	// so it must be cheap (an atomic load, as rules.Watcher.Current is).
+	Rules func() *rules.Set
+	// Copy skips parsing and rules: every record is re-produced to
+	// KeptTopic as it came. The benchmark's baseline; Rules may be nil.
+	Copy bool
+
+	// SummaryInterval is the period of the summary log line; 0 disables.
+	SummaryInterval time.Duration
+	// StartTimeout bounds how long New waits for the brokers (default 30s).
+	StartTimeout time.Duration
+
+	// Metrics receives the pipeline's series; default: NewMetrics(Registry).
+	// Pass one to record rule reloads before the pipeline exists.
+	Metrics  *Metrics
+	Logger   *zap.Logger           // default: no logging
+	Registry prometheus.Registerer // default: a new registry
+	// Gatherer serves /metrics; default: Registry when it is a registry.
+	Gatherer prometheus.Gatherer
+}
+
+func (c *Config) setDefaults() {
+	if c.ClientID == "" {
+		c.ClientID = "flowsieve"
+	}
+	if c.Compression == "" {
+		c.Compression = "lz4"
+	}
+	if c.Linger == 0 {
+		c.Linger = 5 * time.Millisecond
+	}
+	if c.BatchMaxBytes == 0 {
+		c.BatchMaxBytes = 1 << 20
+	}
+	if c.DeliveryTimeout == 0 {
+		c.DeliveryTimeout = 2 * time.Minute
+	}
+	if c.MaxInflightRecords == 0 {
+		c.MaxInflightRecords = 20000
+	}
+	if c.MaxInflightBytes == 0 {
+		c.MaxInflightBytes = 16 << 20
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.Registry == nil {
+		r := prometheus.NewRegistry()
+		c.Registry, c.Gatherer = r, r
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(c.Registry)
+	}
+	if c.Gatherer == nil {
+		if g, ok := c.Registry.(prometheus.Gatherer); ok {
+			c.Gatherer = g
+		}
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("no brokers"))
+	}
+	if (len(c.Topics) == 0) == (c.TopicRegex == "") {
+		errs = append(errs, errors.New("give input topics or a topic regex, not both"))
+	}
+	if c.TopicRegex != "" {
+		if _, err := regexp.Compile(c.TopicRegex); err != nil {
+			errs = append(errs, fmt.Errorf("topic regex: %w", err))
+		}
+	}
+	if c.Group == "" {
+		errs = append(errs, errors.New("no consumer group"))
+	}
+	if c.KeptTopic == "" || (!c.Copy && (c.ThreatsTopic == "" || c.InvalidTopic == "")) {
+		errs = append(errs, errors.New("output topics missing"))
+	}
+	if !c.Copy && c.Rules == nil {
+		errs = append(errs, errors.New("no rules"))
+	}
+	if _, err := compressionCodec(c.Compression); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MaxInflightRecords < 1 || c.MaxInflightBytes < 1 {
+		errs = append(errs, errors.New("in-flight caps must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+func compressionCodec(name string) (kgo.CompressionCodec, error) {
+	switch name {
+	case "none":
+		return kgo.NoCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	}
+	return kgo.CompressionCodec{}, fmt.Errorf("unknown compression %q", name)
+}

@@ -1,0 +1,132 @@
+package processor
+
+import (
+	"errors"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/flowsieve/flowsieve/codec"
+	"github.com/flowsieve/flowsieve/rules"
+)
+
+// Header keys the invalid topic's records carry.
+const (
+	HeaderReason    = "flowsieve.reason"
+	HeaderTopic     = "flowsieve.source.topic"
+	HeaderPartition = "flowsieve.source.partition"
+	HeaderOffset    = "flowsieve.source.offset"
+)
+
+// route decides where one input record goes and produces it there:
+//
+//   - not a flow log: the invalid topic, bytes unchanged, reason and source
+//     in headers;
+//   - flagged by a threat rule: the threats topic, as JSON with the hits;
+//   - kept by the filters: the kept topic, as it came (or normalised JSON).
+//
+// A flagged flow that the filters keep goes to both. The rules are loaded
+// once, so the record is judged by one version. retry is set when the
+// record is produced again after a failure; counters then stay as they are.
+func (w *worker) route(e *entry, retry bool) {
+	e.left.Store(1) // held until every output is handed to the producer
+	defer func() {
+		e.left.Add(-1)
+	}()
+	rec := e.rec
+	cfg := &w.p.cfg
+	if cfg.Copy {
+		w.produce(e, cfg.KeptTopic, rec.Value, rec.Headers)
+		return
+	}
+
+	if err := codec.Decode(rec.Value, &w.flow); err != nil {
+		if !retry {
+			w.p.m.parseErrors.WithLabelValues(reasonClass(err)).Inc()
+			w.p.m.invalid.Add(1)
+		}
+		w.produce(e, cfg.InvalidTopic, rec.Value, w.invalidHeaders(rec, err))
+		return
+	}
+
+	set := cfg.Rules()
+	set.Judge(&w.flow, &w.verdict)
+	names := w.ruleCounters(set)
+	if w.verdict.Flagged() {
+		if !retry {
+			for _, h := range w.verdict.Threats {
+				names.flagged[h.Rule].Inc()
+			}
+			w.p.m.flags.Add(1)
+		}
+		v := rules.AppendThreatJSON(make([]byte, 0, 2*len(rec.Value)+256), &w.flow, set, &w.verdict)
+		w.produce(e, cfg.ThreatsTopic, v, rec.Headers)
+	}
+	if !w.verdict.Keep {
+		if !retry {
+			names.dropped[w.verdict.DropRule].Inc()
+			w.p.m.drops.Add(1)
+		}
+		return
+	}
+	if !retry {
+		w.p.m.kept.Add(1)
+	}
+	v := rec.Value
+	if cfg.KeptJSON {
+		v = codec.AppendJSON(make([]byte, 0, len(rec.Value)+len(rec.Value)/2), &w.flow)
+	}
+	w.produce(e, cfg.KeptTopic, v, rec.Headers)
+}
+
+func (w *worker) invalidHeaders(rec *kgo.Record, err error) []kgo.RecordHeader {
+	h := make([]kgo.RecordHeader, 0, len(rec.Headers)+4)
+	h = append(h, rec.Headers...)
+	return append(h,
+		kgo.RecordHeader{Key: HeaderReason, Value: []byte(err.Error())},
+		kgo.RecordHeader{Key: HeaderTopic, Value: []byte(rec.Topic)},
+		kgo.RecordHeader{Key: HeaderPartition, Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
+		kgo.RecordHeader{Key: HeaderOffset, Value: strconv.AppendInt(nil, rec.Offset, 10)},
+	)
+}
+
+// reasonClass is the parse-error label: bounded, unlike the message.
+func reasonClass(err error) string {
+	var se *codec.SyntaxError
+	if !errors.As(err, &se) {
+		return "other"
+	}
+	switch {
+	case se.Msg == "empty record":
+		return "empty"
+	case se.Format == codec.FormatJSON:
+		return "json"
+	case se.Field != "":
+		return "text_" + se.Field
+	}
+	return "text"
+}
+
+// ruleCounters are a rules version's per-rule series, resolved once per
+// version rather than per record.
+type ruleCounters struct {
+	set     *rules.Set
+	dropped []prometheus.Counter // by filter index
+	flagged []prometheus.Counter // by threat rule index
+}
+
+func (w *worker) ruleCounters(set *rules.Set) *ruleCounters {
+	if w.names != nil && w.names.set == set {
+		return w.names
+	}
+	rc := &ruleCounters{set: set}
+	for _, n := range set.FilterNames() {
+		rc.dropped = append(rc.dropped, w.p.m.dropped.WithLabelValues(n))
+	}
+	for _, t := range set.ThreatRules() {
+		rc.flagged = append(rc.flagged, w.p.m.flagged.WithLabelValues(t.Name, t.Severity))
+	}
+	w.names = rc
+	return rc
+}

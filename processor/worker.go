@@ -1,0 +1,337 @@
+package processor
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+
+	"github.com/flowsieve/flowsieve/codec"
+	"github.com/flowsieve/flowsieve/rules"
+)
+
+// worker processes one assigned input partition, in offset order.
+//
+// Records move through two stages. enqueue (called by the poll loop) puts
+// fetched records in queue; the worker goroutine takes them, routes each
+// and produces its outputs, and keeps it in fifo until every output is
+// acknowledged. advance pops acknowledged records off the front of fifo
+// and marks the last one for commit, so a commit never passes a record
+// whose outputs are not all acknowledged. Records in queue and fifo
+// together are capped (records and bytes): past a cap the partition's
+// fetching pauses until the worker catches up.
+type worker struct {
+	p    *Pipeline
+	tp   topicPartition
+	log  *zap.Logger
+	quit chan struct{} // closed by stopWorkers
+	done chan struct{} // closed when the worker has drained
+	wake chan struct{} // new records, or an acknowledgement
+
+	mu     sync.Mutex
+	queue  []batch
+	paused bool
+
+	records, bytes atomic.Int64 // in queue or fifo
+	outstanding    atomic.Int64 // produced, promise not yet called
+	failed         atomic.Bool  // an output failed to produce; retry pending
+	stalled        atomic.Bool  // failed, and no record acknowledged since
+	lag            atomic.Int64
+
+	// Owned by the worker goroutine.
+	fifo     []*entry
+	head     int
+	backoff  time.Duration
+	flow     codec.Flow
+	verdict  rules.Verdict
+	consumed prometheus.Counter
+	lagGauge prometheus.Gauge
+	names    *ruleCounters
+}
+
+type batch struct {
+	recs   []*kgo.Record
+	polled time.Time
+}
+
+// entry is one input record whose outputs are in flight.
+type entry struct {
+	rec    *kgo.Record
+	polled time.Time
+	w      *worker
+	left   atomic.Int32 // outputs not yet acknowledged, +1 while being produced
+	failed atomic.Bool
+}
+
+func newWorker(p *Pipeline, tp topicPartition) *worker {
+	part := strconv.Itoa(int(tp.partition))
+	return &worker{
+		p:        p,
+		tp:       tp,
+		log:      p.log.With(zap.String("topic", tp.topic), zap.Int32("partition", tp.partition)),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		consumed: p.m.consumed.WithLabelValues(tp.topic, part),
+		lagGauge: p.m.lag.WithLabelValues(tp.topic, part),
+	}
+}
+
+func (w *worker) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue hands fetched records to the worker; called by the poll loop.
+func (w *worker) enqueue(recs []*kgo.Record, polled time.Time) {
+	var n int64
+	for _, r := range recs {
+		n += int64(len(r.Value) + len(r.Key))
+	}
+	records := w.records.Add(int64(len(recs)))
+	bytes := w.bytes.Add(n)
+	w.mu.Lock()
+	w.queue = append(w.queue, batch{recs, polled})
+	if !w.paused && (records >= int64(w.p.cfg.MaxInflightRecords) || bytes >= w.p.cfg.MaxInflightBytes) {
+		w.paused = true
+		w.p.consumer.PauseFetchPartitions(map[string][]int32{w.tp.topic: {w.tp.partition}})
+	}
+	w.mu.Unlock()
+	w.signal()
+}
+
+// maybeResume lets fetching continue once the worker is below half of
+// both caps, so a paused partition does not flap on every record.
+func (w *worker) maybeResume() {
+	if w.records.Load() > int64(w.p.cfg.MaxInflightRecords)/2 || w.bytes.Load() > w.p.cfg.MaxInflightBytes/2 {
+		return
+	}
+	w.mu.Lock()
+	if w.paused {
+		w.paused = false
+		w.p.consumer.ResumeFetchPartitions(map[string][]int32{w.tp.topic: {w.tp.partition}})
+	}
+	w.mu.Unlock()
+}
+
+func (w *worker) run() {
+	defer close(w.done)
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-w.quit:
+			w.drain()
+			return
+		case <-w.wake:
+		case <-retry:
+			retry = nil
+			w.retry()
+		}
+		w.advance()
+		if w.failed.Load() {
+			// Stop taking records; once nothing is in flight, retry
+			// every unacknowledged record from the failed one on.
+			if retry == nil && w.outstanding.Load() == 0 {
+				retry = time.After(w.nextBackoff())
+			}
+			continue
+		}
+		w.processQueued()
+		w.advance()
+	}
+}
+
+// processQueued routes every queued record, stopping early to let a revoke
+// or a failure take over.
+func (w *worker) processQueued() {
+	for {
+		w.mu.Lock()
+		q := w.queue
+		w.queue = nil
+		w.mu.Unlock()
+		if len(q) == 0 {
+			return
+		}
+		for bi, b := range q {
+			for i, r := range b.recs {
+				if i%256 == 0 && (w.failed.Load() || w.stopping()) {
+					w.requeue(q[bi:], i)
+					return
+				}
+				e := &entry{rec: r, polled: b.polled, w: w}
+				w.fifo = append(w.fifo, e)
+				w.consumed.Inc()
+				w.p.m.in.Add(1)
+				w.route(e, false)
+			}
+		}
+	}
+}
+
+// requeue puts back records not yet routed, ahead of anything enqueued
+// meanwhile.
+func (w *worker) requeue(rest []batch, from int) {
+	rest[0].recs = rest[0].recs[from:]
+	w.mu.Lock()
+	w.queue = append(append([]batch(nil), rest...), w.queue...)
+	w.mu.Unlock()
+}
+
+func (w *worker) stopping() bool {
+	select {
+	case <-w.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// advance pops every fully acknowledged record off the front of fifo and
+// marks the last for commit.
+func (w *worker) advance() {
+	var last *entry
+	var n, size int64
+	now := time.Now()
+	for w.head < len(w.fifo) {
+		e := w.fifo[w.head]
+		if e.left.Load() != 0 || e.failed.Load() {
+			break
+		}
+		w.p.m.latency.Observe(now.Sub(e.polled).Seconds())
+		n++
+		size += int64(len(e.rec.Value) + len(e.rec.Key))
+		last = e
+		w.fifo[w.head] = nil
+		w.head++
+	}
+	if last == nil {
+		return
+	}
+	if w.head == len(w.fifo) {
+		w.fifo, w.head = w.fifo[:0], 0
+	} else if w.head > 4096 && w.head*2 > len(w.fifo) {
+		w.fifo = append(w.fifo[:0], w.fifo[w.head:]...)[:len(w.fifo)-w.head]
+		w.head = 0
+	}
+	w.records.Add(-n)
+	w.bytes.Add(-size)
+	w.p.consumer.MarkCommitRecords(last.rec)
+	// Records before the failed one complete while it waits; only progress
+	// after the retry started means the failure is behind us.
+	if !w.failed.Load() && w.stalled.Swap(false) {
+		w.backoff = 0
+		w.p.stalled.Add(-1)
+		w.p.m.stalled.WithLabelValues(w.tp.topic, strconv.Itoa(int(w.tp.partition))).Set(0)
+		w.log.Info("partition progressing again after produce failure", zap.Int64("offset", last.rec.Offset))
+	}
+	w.maybeResume()
+}
+
+func (w *worker) nextBackoff() time.Duration {
+	switch {
+	case w.backoff == 0:
+		w.backoff = time.Second
+	case w.backoff < 30*time.Second:
+		w.backoff *= 2
+	}
+	return w.backoff
+}
+
+// retry routes and produces again every record not yet fully acknowledged,
+// from the first failed one on, in order. Outputs that had succeeded are
+// produced again: at-least-once allows duplicates, never gaps.
+func (w *worker) retry() {
+	w.failed.Store(false)
+	pending := w.fifo[w.head:]
+	w.log.Info("retrying partition after produce failure", zap.Int("records", len(pending)), zap.Duration("backoff", w.backoff))
+	for _, e := range pending {
+		e.failed.Store(false)
+		w.route(e, true)
+	}
+}
+
+// drain waits for the outputs in flight, then marks what they allowed.
+// Records queued but not yet routed are left for the partition's next
+// owner, which starts from the commit.
+func (w *worker) drain() {
+	deadline := time.NewTimer(w.p.cfg.DeliveryTimeout + 5*time.Second)
+	defer deadline.Stop()
+	for w.outstanding.Load() > 0 {
+		select {
+		case <-w.wake:
+		case <-deadline.C:
+			w.log.Error("gave up waiting for in-flight produces while releasing partition; their records will be processed again", zap.Int64("outstanding", w.outstanding.Load()))
+			w.advance()
+			return
+		}
+	}
+	w.advance()
+}
+
+// release forgets the partition's per-partition gauges once it is gone.
+func (w *worker) release() {
+	part := strconv.Itoa(int(w.tp.partition))
+	w.p.m.lag.DeleteLabelValues(w.tp.topic, part)
+	w.p.m.stalled.DeleteLabelValues(w.tp.topic, part)
+	if w.stalled.Swap(false) {
+		w.p.stalled.Add(-1)
+	}
+	w.mu.Lock()
+	if w.paused {
+		w.paused = false
+		w.p.consumer.ResumeFetchPartitions(map[string][]int32{w.tp.topic: {w.tp.partition}})
+	}
+	w.mu.Unlock()
+}
+
+// produce sends one output of e. The output's partition is the input
+// partition modulo the topic's partition count.
+func (w *worker) produce(e *entry, topic string, value []byte, headers []kgo.RecordHeader) {
+	e.left.Add(1)
+	w.outstanding.Add(1)
+	out := &kgo.Record{
+		Topic:     topic,
+		Partition: w.tp.partition % w.p.outParts[topic],
+		Key:       e.rec.Key,
+		Value:     value,
+		Headers:   headers,
+		Timestamp: e.rec.Timestamp,
+	}
+	// Not the run context: records already routed must still be delivered
+	// while the pipeline drains at shutdown.
+	w.p.producer.Produce(context.Background(), out, e.acked)
+}
+
+// acked is the produce promise: it runs on the producer's goroutine.
+func (e *entry) acked(r *kgo.Record, err error) {
+	w := e.w
+	if err != nil {
+		e.failed.Store(true)
+		w.onProduceError(e, r, err)
+	} else {
+		w.p.produced(r.Topic)
+	}
+	e.left.Add(-1)
+	w.outstanding.Add(-1)
+	w.signal()
+}
+
+func (w *worker) onProduceError(e *entry, r *kgo.Record, err error) {
+	w.p.m.produceErrors.WithLabelValues(r.Topic).Inc()
+	if w.failed.Swap(true) {
+		return // one log line per failure episode
+	}
+	w.log.Error("output record failed to produce: partition stalled, nothing after this offset is committed until a retry succeeds",
+		zap.String("output_topic", r.Topic), zap.Int64("offset", e.rec.Offset), zap.Error(err))
+	w.p.m.stalled.WithLabelValues(w.tp.topic, strconv.Itoa(int(w.tp.partition))).Set(1)
+	if !w.stalled.Swap(true) {
+		w.p.stalled.Add(1)
+	}
+}
