@@ -55,6 +55,10 @@ type Config struct {
 	// KeptTopic as it came. The benchmark's baseline; Rules may be nil.
 	Copy bool
 
+	// CommitInterval is how often acknowledged offsets are committed
+	// (default 1s); revokes and shutdown commit at once regardless.
+	CommitInterval time.Duration
+
 	// SummaryInterval is the period of the summary log line; 0 disables.
 	SummaryInterval time.Duration
 	// StartTimeout bounds how long New waits for the brokers (default 30s).
@@ -90,6 +94,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxInflightBytes == 0 {
 		c.MaxInflightBytes = 16 << 20
+	}
+	if c.CommitInterval == 0 {
+		c.CommitInterval = time.Second
 	}
 	if c.StartTimeout == 0 {
 		c.StartTimeout = 30 * time.Second

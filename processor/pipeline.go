@@ -110,12 +110,15 @@ func New(cfg Config) (*Pipeline, error) {
 		kgo.ConsumeResetOffset(start),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.AutoCommitMarks(),
-		kgo.AutoCommitInterval(time.Second),
+		kgo.AutoCommitInterval(cfg.CommitInterval),
 		kgo.OnPartitionsAssigned(p.assigned),
 		kgo.OnPartitionsRevoked(p.revoked),
 		kgo.OnPartitionsLost(p.lost),
 		kgo.FetchMaxBytes(32<<20),
 		kgo.FetchMaxPartitionBytes(4<<20),
+		// A partition resumed after back-pressure joins the next fetch only
+		// once the fetch in flight returns; an idle fetch waits this long.
+		kgo.FetchMaxWait(250*time.Millisecond),
 	)
 	if cfg.TopicRegex != "" {
 		consOpts = append(consOpts, kgo.ConsumeRegex(), kgo.ConsumeTopics(cfg.TopicRegex))
