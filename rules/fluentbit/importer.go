@@ -3,6 +3,7 @@ package fluentbit
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -96,6 +97,12 @@ func readFilters(file string, data []byte, opt Options, res *Result) ([]Filter, 
 		line := func(n int) Pos { return at(e.Line(n)) }
 		return operatorValue(e.Value, opt, res, line)
 	}
+	if sectionHeader.Match(data) {
+		// "[FILTER]" followed by indented lines also reads as YAML (a
+		// flow sequence), but no YAML filter list holds such a line.
+		res.Form = FormClassic
+		return ParseClassic(file, data)
+	}
 	var doc yaml.Node
 	yerr := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc)
 	if yerr == nil && len(doc.Content) > 0 {
@@ -113,16 +120,11 @@ func readFilters(file string, data []byte, opt Options, res *Result) ([]Filter, 
 	if looksFluentd(data) {
 		return nil, fmt.Errorf("%s: this is a fluentd <filter> block, not Fluent Bit: use flowsieve rules import-fluentd", file)
 	}
-	res.Form = FormClassic
-	filters, err := ParseClassic(file, data)
-	if err != nil {
-		return nil, err
-	}
-	if len(filters) == 0 && !hasSection(data) {
-		return nil, fmt.Errorf("%s: not a Fluent Bit config, a fluent-bit-filters value or ConfigMap (no [FILTER] section, no YAML list of filters, no pipeline)", file)
-	}
-	return filters, nil
+	return nil, fmt.Errorf("%s: not a Fluent Bit config, a fluent-bit-filters value or ConfigMap (no [FILTER] section, no YAML list of filters, no pipeline)", file)
 }
+
+// sectionHeader is a classic config section line such as [FILTER].
+var sectionHeader = regexp.MustCompile(`(?m)^\[[^\]\n]*\][ \t\r]*$`)
 
 // operatorValue reads a fluent-bit-filters value, reporting what the
 // operator would do with it.
@@ -155,15 +157,6 @@ func pickConfigMap(cms []configmap.ConfigMap) (*configmap.ConfigMap, error) {
 func looksFluentd(data []byte) bool {
 	s := string(data)
 	return strings.Contains(s, "<filter") && strings.Contains(s, "@type")
-}
-
-func hasSection(data []byte) bool {
-	for _, l := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(l, "[") {
-			return true
-		}
-	}
-	return false
 }
 
 // build validates every filter as Fluent Bit does when it starts, keeps
