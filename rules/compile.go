@@ -634,3 +634,18 @@ func compileRuby(pat string) (*strMatcher, error) {
 	re.MatchTimeout = regexp2Timeout
 	return &strMatcher{kind: smRegexp2, re2: re}, nil
 }
+
+// CheckFluentdPattern reports whether a Ruby pattern, as fluentd's grep
+// compiles it, can be imported: translated exactly to RE2, or run on
+// regexp2. Importers call it to name the line of a pattern that cannot.
+func CheckFluentdPattern(src string) error {
+	_, err := compileRuby(src)
+	return err
+}
+
+// CheckAccessor parses a record_accessor key ($.a.b[0], $['a']['b'], or a
+// plain key) as fluentd does, and returns its steps for display.
+func CheckAccessor(key string) (int, error) {
+	steps, err := parseAccessor(key)
+	return len(steps), err
+}

@@ -151,7 +151,7 @@ func (l *leaf) noteWitness(st *evalState, a netip.Addr) {
 // value returns the value the leaf tests. err reports a record_accessor
 // step that Ruby's dig would raise on (digging into a string or number,
 // or indexing an array with a name).
-func (l *leaf) value(f *codec.Flow) (v codec.Value, err bool) {
+func (l *leaf) value(f *codec.Flow, st *evalState) (v codec.Value, err bool) {
 	if l.field < codec.NumFields {
 		v = *f.Get(l.field)
 	} else if l.nilKey {
@@ -162,7 +162,8 @@ func (l *leaf) value(f *codec.Flow) (v codec.Value, err bool) {
 	if len(l.path) == 0 {
 		return v, false
 	}
-	return dig(v, l.path)
+	v, err = dig(v, l.path)
+	return resolveQuoted(v, &st.buf), err
 }
 
 // valueFluentBit returns the value a Fluent Bit grep rule tests, and
@@ -199,7 +200,7 @@ func (l *leaf) valueFluentBit(f *codec.Flow) (codec.Value, bool) {
 func (l *leaf) eval(f *codec.Flow, st *evalState) int8 {
 	switch l.kind {
 	case kRuby:
-		v, bad := l.value(f)
+		v, bad := l.value(f, st)
 		if bad {
 			return resError
 		}
@@ -225,7 +226,7 @@ func (l *leaf) eval(f *codec.Flow, st *evalState) int8 {
 		}
 		return resFalse
 	case kString:
-		v, bad := l.value(f)
+		v, bad := l.value(f, st)
 		if bad {
 			return resFalse
 		}
@@ -247,7 +248,7 @@ func (l *leaf) eval(f *codec.Flow, st *evalState) int8 {
 			}
 			return resFalse
 		}
-		v, bad := l.value(f)
+		v, bad := l.value(f, st)
 		if bad {
 			return resFalse
 		}
@@ -257,7 +258,7 @@ func (l *leaf) eval(f *codec.Flow, st *evalState) int8 {
 		}
 		return resFalse
 	case kNumber:
-		v, bad := l.value(f)
+		v, bad := l.value(f, st)
 		if bad || v.Kind != codec.KindNumber {
 			return resFalse
 		}
@@ -276,7 +277,7 @@ func (l *leaf) eval(f *codec.Flow, st *evalState) int8 {
 		l.noteWitness(st, netip.Addr{})
 		return resTrue
 	case kAbsent:
-		v, bad := l.value(f)
+		v, bad := l.value(f, st)
 		gone := !bad && (v.Kind == codec.KindAbsent || v.Kind == codec.KindNull)
 		if gone == l.absent {
 			l.noteWitness(st, netip.Addr{})
