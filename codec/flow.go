@@ -9,7 +9,10 @@
 // flow never touches a map.
 package codec
 
-import "net/netip"
+import (
+	"math/bits"
+	"net/netip"
+)
 
 // Kind is the JSON type a value was written with. Fluent Bit matches only
 // KindString values and fluentd renders the others with Ruby's to_s, so the
@@ -264,11 +267,29 @@ type Flow struct {
 	// alias marks StartTime/EndTime read from felix's camelCase spelling
 	// (startTime/endTime), so they are written back under that name.
 	alias uint8
+	// set has bit id set for every vals[id] written since Reset, so Reset
+	// clears only those instead of the whole array.
+	set uint64
+	// pred[p] is 1 + the field that followed field p-1 (p == 0: the first
+	// member) in the last JSON record, 0 when unknown. DecodeJSON checks
+	// it before hashing a member name. It survives Reset on purpose.
+	pred [NumFields + 1]uint8
+}
+
+// Field IDs must fit the set mask.
+var _ [64 - NumFields]struct{}
+
+func (f *Flow) put(id Field, v Value) {
+	f.vals[id] = v
+	f.set |= 1 << id
 }
 
 // Reset empties f, keeping its buffers for reuse.
 func (f *Flow) Reset() {
-	f.vals = [NumFields]Value{}
+	for m := f.set; m != 0; m &= m - 1 {
+		f.vals[bits.TrailingZeros64(m)] = Value{}
+	}
+	f.set = 0
 	f.srcIP, f.dstIP = netip.Addr{}, netip.Addr{}
 	f.srcLabels = f.srcLabels[:0]
 	f.dstLabels = f.dstLabels[:0]
@@ -283,7 +304,7 @@ func (f *Flow) Reset() {
 func (f *Flow) Format() Format { return f.format }
 
 // Get returns the value of a known field; Kind is KindAbsent when the record
-// lacks it.
+// lacks it. The pointer is for reading: change a field with Set.
 func (f *Flow) Get(id Field) *Value { return &f.vals[id] }
 
 // Addr returns the parsed address of SourceIP or DestIP. ok is false when

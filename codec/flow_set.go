@@ -13,7 +13,7 @@ func (f *Flow) Set(id Field, v Value) {
 	if f.format == FormatJSON && f.vals[id].Kind == KindAbsent && v.Kind != KindAbsent && !f.inOrder(uint32(id)) {
 		f.order = append(f.order, uint32(id))
 	}
-	f.vals[id] = v
+	f.put(id, v)
 	switch id {
 	case SourceIP, DestIP, SourceLabels, DestLabels, Proto:
 		b := unsafe.Slice(unsafe.StringData(v.Str), len(v.Str))

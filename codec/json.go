@@ -1,6 +1,8 @@
 package codec
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"strings"
 	"unicode/utf8"
@@ -54,6 +56,9 @@ func (d *jsonDecoder) unexpected(what string) error {
 }
 
 func (d *jsonDecoder) skipWS() {
+	if d.i < len(d.b) && d.b[d.i] > ' ' {
+		return
+	}
 	for d.i < len(d.b) {
 		switch d.b[d.i] {
 		case ' ', '\t', '\n', '\r':
@@ -64,13 +69,26 @@ func (d *jsonDecoder) skipWS() {
 	}
 }
 
+// hasKey reports whether the string at d.i is exactly name (which needs no
+// escaping) and, if so, steps over it.
+func (d *jsonDecoder) hasKey(name string) bool {
+	end := d.i + 1 + len(name)
+	if end >= len(d.b) || d.b[end] != '"' || bstr(d.b[d.i+1:end]) != name {
+		return false
+	}
+	d.i = end + 1
+	return true
+}
+
 func (d *jsonDecoder) record() error {
+	var err error
 	d.skipWS()
 	if d.i >= len(d.b) || d.b[d.i] != '{' {
 		return d.unexpected("'{' (a JSON record is an object)")
 	}
 	d.i++
 	d.skipWS()
+	var prev Field // the previous known member + 1; 0 at the start
 	if d.i < len(d.b) && d.b[d.i] == '}' {
 		d.i++
 	} else {
@@ -78,11 +96,31 @@ func (d *jsonDecoder) record() error {
 			if d.i >= len(d.b) || d.b[d.i] != '"' {
 				return d.unexpected("a member name")
 			}
-			key, err := d.readString()
-			if err != nil {
-				return err
+			// Records of one source list their members in one order:
+			// try the field that followed the previous one last time,
+			// straight on the input, before scanning and hashing the name.
+			var (
+				key   string
+				e     keyEntry
+				known bool
+			)
+			if p := d.f.pred[prev]; p != 0 && d.hasKey(fields[p-1].name) {
+				key = fields[p-1].name
+				e, known = keyEntry{name: key, field: Field(p - 1)}, true
+			} else {
+				key, err = d.readString()
+				if err != nil {
+					return err
+				}
+				e, known = lookupKey(key)
+				if known && e.alias == 0 {
+					d.f.pred[prev] = uint8(e.field) + 1
+				}
 			}
 			d.key = key
+			if known {
+				prev = e.field + 1
+			}
 			d.skipWS()
 			if d.i >= len(d.b) || d.b[d.i] != ':' {
 				return d.unexpected("':' after the member name")
@@ -94,7 +132,7 @@ func (d *jsonDecoder) record() error {
 			if err != nil {
 				return err
 			}
-			d.setMember(key, v, start)
+			d.setMember(key, e, known, v, start)
 			d.key = ""
 			d.skipWS()
 			if d.i < len(d.b) && d.b[d.i] == ',' {
@@ -124,15 +162,38 @@ var strPlain = func() (t [256]bool) {
 	return t
 }()
 
+// scanPlain returns the index of the first byte at or after j that a
+// string scanner must look at ('"', '\\', a control character or a
+// non-ASCII byte), or len(b). It tests eight bytes at a time: in each mask
+// a false positive can only sit above a true hit, so the lowest set bit of
+// their union is always a real one.
+func scanPlain(b []byte, j int) int {
+	for j+8 <= len(b) {
+		v := binary.LittleEndian.Uint64(b[j:])
+		const ones, highs = 0x0101010101010101, 0x8080808080808080
+		q := v ^ (ones * '"')
+		bs := v ^ (ones * '\\')
+		m := (v-ones*0x20)&^v | (q-ones)&^q | (bs-ones)&^bs | v
+		if m &= highs; m != 0 {
+			return j + bits.TrailingZeros64(m)>>3
+		}
+		j += 8
+	}
+	for j < len(b) && strPlain[b[j]] {
+		j++
+	}
+	return j
+}
+
 // readString reads the string at d.i (which holds '"').
 func (d *jsonDecoder) readString() (string, error) {
 	b := d.b
 	start := d.i + 1
-	j := start
+	j := scanPlain(b, start)
 	for j < len(b) {
 		c := b[j]
 		if strPlain[c] {
-			j++
+			j = scanPlain(b, j)
 			continue
 		}
 		switch {
@@ -427,11 +488,11 @@ func (d *jsonDecoder) skipValue(depth int) error {
 // skipString checks the string at d.i: escapes, control characters, UTF-8.
 func (d *jsonDecoder) skipString() error {
 	b := d.b
-	j := d.i + 1
+	j := scanPlain(b, d.i+1)
 	for j < len(b) {
 		c := b[j]
 		if strPlain[c] {
-			j++
+			j = scanPlain(b, j)
 			continue
 		}
 		switch {
@@ -467,9 +528,8 @@ func (d *jsonDecoder) skipString() error {
 }
 
 // setMember stores one member: a known field (typed on the way) or an extra.
-func (d *jsonDecoder) setMember(key string, v Value, off int) {
+func (d *jsonDecoder) setMember(key string, e keyEntry, known bool, v Value, off int) {
 	f := d.f
-	e, known := lookupKey(key)
 	if known {
 		id := e.field
 		present := f.vals[id].Kind != KindAbsent
@@ -480,7 +540,7 @@ func (d *jsonDecoder) setMember(key string, v Value, off int) {
 				f.order = append(f.order, uint32(id))
 				f.alias |= e.alias
 			}
-			f.vals[id] = v
+			f.put(id, v)
 			f.typeField(id, d.b, off)
 			return
 		}

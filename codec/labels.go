@@ -59,7 +59,7 @@ func (f *Flow) setTextLabels(id Field, tok []byte) error {
 	}
 	start := len(f.scratch)
 	f.scratch = appendLabelsJSON(f.scratch, labels)
-	f.vals[id] = Value{Str: bstr(f.scratch[start:]), Kind: KindObject}
+	f.put(id, Value{Str: bstr(f.scratch[start:]), Kind: KindObject})
 	return nil
 }
 

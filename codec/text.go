@@ -1,6 +1,8 @@
 package codec
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"unicode/utf8"
 	"unsafe"
@@ -70,7 +72,9 @@ func bstr(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
-func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+func isBlank(c byte) bool {
+	return c <= ' ' && (uint64(1)<<c)&(1<<' '|1<<'\t'|1<<'\r'|1<<'\n') != 0
+}
 
 // DecodeText parses one space-delimited text record (the 24 columns of the
 // documented format, see TextColumns) into f, replacing what f held.
@@ -80,41 +84,109 @@ func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\
 // are valid until b is modified or f is decoded into again. Decoding into a
 // reused Flow does not allocate unless the record is invalid.
 func DecodeText(b []byte, f *Flow) error {
-	f.Reset()
-	f.format = FormatText
+	f.resetForText()
 	end := len(b)
 	for end > 0 && isBlank(b[end-1]) {
 		end--
 	}
+	b = b[:end]
 	i := 0
-	for i < end && isBlank(b[i]) {
+	for i < len(b) && isBlank(b[i]) {
 		i++
 	}
 	for col := range textColumns {
-		if i >= end {
-			return textError(col, end, "record ends early: it has "+itoa(col)+" columns, a text flow log has 24")
+		if i >= len(b) {
+			return textError(col, len(b), "record ends early: it has "+itoa(col)+" columns, a text flow log has 24")
 		}
 		start := i
-		var hi byte
-		for i < end && !isBlank(b[i]) {
-			hi |= b[i]
+		// Eight bytes at a time up to the first byte <= ' ' (a candidate
+		// separator), then byte by byte to the real one.
+		var hi uint64
+		for i+8 <= len(b) {
+			v := binary.LittleEndian.Uint64(b[i:])
+			hi |= v // may include the next column's bytes: only costs a check
+			if m := (v - 0x2121212121212121) & ^v & 0x8080808080808080; m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		for i < len(b) && !isBlank(b[i]) {
+			hi |= uint64(b[i])
 			i++
 		}
-		if hi >= utf8.RuneSelf && !utf8.Valid(b[start:i]) {
+		tok := b[start:i]
+		if hi&0x8080808080808080 != 0 && !utf8.Valid(tok) {
 			return textError(col, start, "invalid UTF-8")
 		}
-		if err := f.setColumn(col, b[start:i], start); err != nil {
-			return err
+		if len(tok) == 1 && tok[0] == '-' {
+			f.clearColumn(col)
+		} else {
+			// The common case, a plain unsigned integer, stays inline.
+			if c := &textColumns[col]; c.kind == colInt && len(tok) <= 18 && (tok[0] != '0' || len(tok) == 1) {
+				var n int64
+				for _, d := range tok {
+					if d-'0' > 9 {
+						n = -1
+						break
+					}
+					n = n*10 + int64(d-'0')
+				}
+				if n >= 0 {
+					f.put(c.field, Value{Str: bstr(tok), Int: n, Kind: KindNumber, IsInt: true})
+					goto next
+				}
+			}
+			if err := f.setColumn(col, tok, start); err != nil {
+				return err
+			}
 		}
-		for i < end && isBlank(b[i]) {
+	next:
+		for i < len(b) && isBlank(b[i]) {
 			i++
 		}
 	}
-	if i < end {
+	if i < len(b) {
 		return &SyntaxError{Format: FormatText, Offset: i, Column: len(textColumns) + 1, Field: "after action",
 			Msg: "more than 24 columns (a text flow log has 24)"}
 	}
 	return nil
+}
+
+// textMask has the bits of the fields text columns fill.
+var textMask = func() (m uint64) {
+	for _, c := range textColumns {
+		m |= 1 << c.field
+		if c.kind == colName {
+			m |= 1 << (c.field - 1)
+		}
+	}
+	return m
+}()
+
+// resetForText is Reset without clearing the fields every text column
+// writes anyway (DecodeText stores each, absent ones as zero Values).
+func (f *Flow) resetForText() {
+	for m := f.set &^ textMask; m != 0; m &= m - 1 {
+		f.vals[bits.TrailingZeros64(m)] = Value{}
+	}
+	f.set = 0
+	f.srcIP, f.dstIP = netip.Addr{}, netip.Addr{}
+	f.srcLabels = f.srcLabels[:0]
+	f.dstLabels = f.dstLabels[:0]
+	f.extra = f.extra[:0]
+	f.scratch = f.scratch[:0]
+	f.order = f.order[:0]
+	f.alias = 0
+	f.format = FormatText
+}
+
+func (f *Flow) clearColumn(col int) {
+	c := &textColumns[col]
+	f.vals[c.field] = Value{}
+	if c.kind == colName {
+		f.vals[c.field-1] = Value{}
+	}
 }
 
 func textError(col, off int, msg string) error {
@@ -122,19 +194,18 @@ func textError(col, off int, msg string) error {
 }
 
 func (f *Flow) setColumn(col int, tok []byte, off int) error {
-	if len(tok) == 1 && tok[0] == '-' {
-		return nil // absent
-	}
 	c := &textColumns[col]
 	s := bstr(tok)
 	switch c.kind {
 	case colString:
-		f.vals[c.field] = Value{Str: s, Kind: KindString}
+		f.put(c.field, Value{Str: s, Kind: KindString})
 	case colName:
-		f.vals[c.field] = Value{Str: s, Kind: KindString}
+		f.put(c.field, Value{Str: s, Kind: KindString})
+		// The aggregated-name field comes right after the name field.
 		if s[len(s)-1] != '*' {
-			// The aggregated-name field comes right after the name field.
-			f.vals[c.field-1] = Value{Str: s, Kind: KindString}
+			f.put(c.field-1, Value{Str: s, Kind: KindString})
+		} else {
+			f.vals[c.field-1] = Value{}
 		}
 	case colInt:
 		n, ok := parseInt(tok)
@@ -147,13 +218,13 @@ func (f *Flow) setColumn(col int, tok []byte, off int) error {
 			f.scratch = appendInt(f.scratch, n)
 			s = bstr(f.scratch[start:])
 		}
-		f.vals[c.field] = Value{Str: s, Int: n, Kind: KindNumber, IsInt: true}
+		f.put(c.field, Value{Str: s, Int: n, Kind: KindNumber, IsInt: true})
 	case colIP:
 		a, err := netip.ParseAddr(s)
 		if err != nil {
 			return textError(col, off, "not an IP address: "+quoteToken(tok))
 		}
-		f.vals[c.field] = Value{Str: s, Kind: KindString}
+		f.put(c.field, Value{Str: s, Kind: KindString})
 		if c.field == SourceIP {
 			f.srcIP = a.Unmap()
 		} else {
@@ -171,7 +242,7 @@ func (f *Flow) setColumn(col int, tok []byte, off int) error {
 			f.scratch = appendInt(f.scratch, n)
 			s = bstr(f.scratch[start:])
 		}
-		f.vals[c.field] = Value{Str: s, Int: n, Kind: KindString}
+		f.put(c.field, Value{Str: s, Int: n, Kind: KindString})
 	case colLabels:
 		if err := f.setTextLabels(c.field, tok); err != nil {
 			return textError(col, off, err.Error())
