@@ -252,6 +252,9 @@ filters:
 }
 
 func TestJudgeDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	s := loadRules(t, `
 feeds:
   - {name: c2, file: c2.txt}
