@@ -71,7 +71,7 @@ func realRecords(t *testing.T) (records [][]byte, undecodable int) {
 		{"dest_name_aggr": "nginx-internet-6c9d5-*"},
 		{"source_name_aggr": "pub"},
 		{"dest_name_aggr": "my-nginx-internet-*", "source_name_aggr": "pub"},
-		{"source_namespace": 7},           // a number: never a match for Fluent Bit
+		{"source_namespace": 7},            // a number: never a match for Fluent Bit
 		{"source_namespace": []any{"dev"}}, // an array: likewise
 	}
 	n := len(records)
