@@ -96,9 +96,10 @@ func (c *compiler) cond(n *yaml.Node, positive bool) *node {
 			return nil
 		}
 	}
+	before := len(l.errs)
 	f := l.mapping(n, "a condition", leafKeys...)
-	if f == nil {
-		return nil
+	if f == nil || len(l.errs) > before {
+		return nil // a misspelt key: further complaints would only confuse
 	}
 	lf := c.leaf(n, f)
 	if lf == nil {
