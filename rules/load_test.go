@@ -174,4 +174,3 @@ func TestSampleRules(t *testing.T) {
 		}
 	}
 }
-

@@ -138,7 +138,6 @@ func TestWatcherGoodAndBadChanges(t *testing.T) {
 	}
 }
 
-
 func TestWatcherRenameWrite(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rules.yaml")
