@@ -1,12 +1,3 @@
-// Package codec owns the Calico flow-log model: the Flow type, its field
-// names (Calico's JSON names), and the parsers and encoder for the two wire
-// forms felix writes (space-delimited text and one JSON object per line).
-//
-// The set of fields and their types follow felix's JSON serializer
-// (felix/collector/flowlog/json_serializer.go, JSONOutput) and the columns
-// of the documented text format. Rules address fields by these names; the
-// names are resolved to a Field once, when rules are compiled, so judging a
-// flow never touches a map.
 package codec
 
 import (

@@ -2,19 +2,7 @@ package codec
 
 import "errors"
 
-// Text labels syntax. A labels column holds no spaces, so felix-style and
-// hand-written forms are accepted alike:
-//
-//   - absent
-//     app=web,tier=db           comma-separated key=value pairs
-//     [app=web,tier=db]         the same in brackets
-//     {app=web,tier=db}         the same in braces
-//     ["app=web","tier=db"]     quoted pairs
-//     {"app":"web"}             quoted key:value pairs (compact JSON)
-//     [] or {}                  present, no labels
-//
-// A pair without '=' (or ':') is a key with an empty value. Keys and values
-// cannot hold commas; quotes only surround a whole key, value or pair.
+// Text labels syntax: see the package documentation.
 var (
 	errEmptyLabel    = errors.New("empty label (two commas in a row, or a trailing comma)")
 	errEmptyKey      = errors.New("label with an empty key")
