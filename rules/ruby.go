@@ -227,6 +227,18 @@ func appendRubyInspect(b []byte, s string, depth int) ([]byte, string, bool) {
 // appendRubyString writes the JSON string body as Ruby's String#inspect of
 // its decoded value.
 func appendRubyString(b []byte, body string) []byte {
+	plain := true
+	for i := 0; i < len(body); i++ {
+		if c := body[i]; c < 0x20 || c > 0x7e || c == '\\' || c == '"' || c == '#' {
+			plain = false
+			break
+		}
+	}
+	if plain { // the common case: printable ASCII that needs no escaping
+		b = append(b, '"')
+		b = append(b, body...)
+		return append(b, '"')
+	}
 	var tmp [128]byte
 	dec := appendUnquoted(tmp[:0], body)
 	b = append(b, '"')
