@@ -86,7 +86,6 @@ func writeBigFeed(tb testing.TB, path string, n int) {
 	fh.Close()
 }
 
-
 func benchSet(b *testing.B, rulesText string) *Set {
 	b.Helper()
 	dir := b.TempDir()
