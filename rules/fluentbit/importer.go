@@ -2,12 +2,15 @@ package fluentbit
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/flowsieve/flowsieve/rules"
 	"github.com/flowsieve/flowsieve/rules/configmap"
 )
 
@@ -68,7 +71,50 @@ func Import(file string, data []byte, opt Options) (*Result, error) {
 	if err := res.build(filters, opt); err != nil {
 		return nil, err
 	}
+	if err := res.check(); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// check loads the rule file the import writes, as rules check would, and
+// turns anything the rules engine refuses (a pattern it cannot run with
+// Onigmo's exact meaning) into an error at the Fluent Bit rule's line.
+func (res *Result) check() error {
+	out, err := res.RuleFile()
+	if err != nil {
+		return err
+	}
+	_, err = rules.Load(out, "imported.yaml")
+	if err == nil {
+		return nil
+	}
+	var errs []error
+	for _, e := range rules.Errors(err) {
+		re, ok := e.(*rules.Error)
+		var from []Rule
+		if ok {
+			for _, o := range res.Rules {
+				if o.Name == re.Rule {
+					from = o.From
+				}
+			}
+		}
+		if len(from) == 0 {
+			errs = append(errs, fmt.Errorf("%s: the imported rules do not load: %w", res.File, e))
+			continue
+		}
+		r := from[0]
+		if len(from) > 1 {
+			for _, x := range from {
+				if strings.Contains(re.Msg, strconv.Quote(x.Pat.Ruby)) {
+					r = x
+				}
+			}
+		}
+		errs = append(errs, errorf(r.Prop.Pos, "%s: flowsieve cannot run this rule with Fluent Bit's meaning: %s", r.Text(), re.Msg))
+	}
+	return errors.Join(errs...)
 }
 
 // readFilters picks the form and reads the filter instances.
