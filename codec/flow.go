@@ -277,8 +277,12 @@ func (f *Flow) put(id Field, v Value) {
 
 // Reset empties f, keeping its buffers for reuse.
 func (f *Flow) Reset() {
-	for m := f.set; m != 0; m &= m - 1 {
-		f.vals[bits.TrailingZeros64(m)] = Value{}
+	if bits.OnesCount64(f.set) > 12 {
+		f.vals = [NumFields]Value{} // one memclr beats many small stores
+	} else {
+		for m := f.set; m != 0; m &= m - 1 {
+			f.vals[bits.TrailingZeros64(m)] = Value{}
+		}
 	}
 	f.set = 0
 	f.srcIP, f.dstIP = netip.Addr{}, netip.Addr{}

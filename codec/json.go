@@ -69,16 +69,61 @@ func (d *jsonDecoder) skipWS() {
 	}
 }
 
-// hasKey reports whether the string at d.i is exactly name (which needs no
-// escaping) and, if so, steps over it.
-func (d *jsonDecoder) hasKey(name string) bool {
-	end := d.i + 1 + len(name)
-	if end >= len(d.b) || d.b[end] != '"' || bstr(d.b[d.i+1:end]) != name {
+// hasKey reports whether the string at d.i is exactly the name of id and,
+// if so, steps over it. It compares eight bytes at a time against the
+// name's precomputed words instead of calling memequal.
+func (d *jsonDecoder) hasKey(id Field) bool {
+	kw := &keyWords[id]
+	start := d.i + 1
+	end := start + kw.n
+	if end >= len(d.b) || d.b[end] != '"' {
+		return false
+	}
+	b := d.b
+	if kw.n >= 8 {
+		for k := 0; k < kw.n/8; k++ {
+			if binary.LittleEndian.Uint64(b[start+8*k:]) != kw.words[k] {
+				return false
+			}
+		}
+		if binary.LittleEndian.Uint64(b[end-8:]) != kw.last {
+			return false
+		}
+	} else if start+8 <= len(b) {
+		if binary.LittleEndian.Uint64(b[start:])&kw.mask != kw.last {
+			return false
+		}
+	} else if bstr(b[start:end]) != fields[id].name {
 		return false
 	}
 	d.i = end + 1
 	return true
 }
+
+// keyWords holds each field name as little-endian words for hasKey.
+var keyWords = func() (t [NumFields]struct {
+	words      [4]uint64
+	last, mask uint64 // last 8 bytes (n >= 8), or the masked name (n < 8)
+	n          int
+}) {
+	for i := range fields {
+		name := fields[i].name
+		k := &t[i]
+		k.n = len(name)
+		var pad [40]byte
+		copy(pad[:], name)
+		for w := 0; w < len(name)/8; w++ {
+			k.words[w] = binary.LittleEndian.Uint64(pad[8*w:])
+		}
+		if len(name) >= 8 {
+			k.last = binary.LittleEndian.Uint64([]byte(name[len(name)-8:]))
+		} else {
+			k.mask = 1<<(8*len(name)) - 1
+			k.last = binary.LittleEndian.Uint64(pad[:8])
+		}
+	}
+	return t
+}()
 
 func (d *jsonDecoder) record() error {
 	var err error
@@ -104,7 +149,7 @@ func (d *jsonDecoder) record() error {
 				e     keyEntry
 				known bool
 			)
-			if p := d.f.pred[prev]; p != 0 && d.hasKey(fields[p-1].name) {
+			if p := d.f.pred[prev]; p != 0 && d.hasKey(Field(p-1)) {
 				key = fields[p-1].name
 				e, known = keyEntry{name: key, field: Field(p - 1)}, true
 			} else {
@@ -121,11 +166,15 @@ func (d *jsonDecoder) record() error {
 			if known {
 				prev = e.field + 1
 			}
-			d.skipWS()
-			if d.i >= len(d.b) || d.b[d.i] != ':' {
-				return d.unexpected("':' after the member name")
+			if d.i < len(d.b) && d.b[d.i] == ':' {
+				d.i++
+			} else {
+				d.skipWS()
+				if d.i >= len(d.b) || d.b[d.i] != ':' {
+					return d.unexpected("':' after the member name")
+				}
+				d.i++
 			}
-			d.i++
 			d.skipWS()
 			start := d.i
 			v, err := d.readValue()
@@ -134,6 +183,12 @@ func (d *jsonDecoder) record() error {
 			}
 			d.setMember(key, e, known, v, start)
 			d.key = ""
+			if d.i < len(d.b) && d.b[d.i] == ',' {
+				// Compact JSON (felix's): no blanks to skip.
+				d.i++
+				d.skipWS()
+				continue
+			}
 			d.skipWS()
 			if d.i < len(d.b) && d.b[d.i] == ',' {
 				d.i++
@@ -447,11 +502,15 @@ func (d *jsonDecoder) skipComposite(depth int) error {
 			if err := d.skipString(); err != nil {
 				return err
 			}
-			d.skipWS()
-			if d.i >= len(d.b) || d.b[d.i] != ':' {
-				return d.unexpected("':' after the member name")
+			if d.i < len(d.b) && d.b[d.i] == ':' {
+				d.i++
+			} else {
+				d.skipWS()
+				if d.i >= len(d.b) || d.b[d.i] != ':' {
+					return d.unexpected("':' after the member name")
+				}
+				d.i++
 			}
-			d.i++
 			d.skipWS()
 		}
 		if err := d.skipValue(depth); err != nil {
@@ -541,7 +600,9 @@ func (d *jsonDecoder) setMember(key string, e keyEntry, known bool, v Value, off
 				f.alias |= e.alias
 			}
 			f.put(id, v)
-			f.typeField(id, d.b, off)
+			if typed[id] {
+				f.typeField(id, d.b, off)
+			}
 			return
 		}
 	}
@@ -564,6 +625,9 @@ func bitFor(id Field) uint8 {
 	}
 	return 0
 }
+
+// typed marks the fields typeField has work for.
+var typed = [NumFields]bool{SourceIP: true, DestIP: true, SourceLabels: true, DestLabels: true, Proto: true}
 
 // typeField derives the typed views of a known field just read: addresses,
 // labels, the protocol number.
