@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// From `kubectl get cm fluent-bit-filters -o yaml` to a rule file that
+// rules check accepts and rules explain traces back to the ConfigMap line.
+func TestRulesImportFluentBit(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "rules.yaml")
+	manifest := filepath.Join("..", "..", "rules", "fluentbit", "testdata", "fluent-bit-filters.yaml")
+	var stdout, stderr bytes.Buffer
+	if code := rulesImportFluentBit([]string{"-o", out, manifest}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "imported 2 grep filter(s) as 3 rule(s) from fluent-bit-filters.yaml (fluent-bit-filters ConfigMap, key flow, tag flows): 0 warning(s)") {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+	stdout.Reset()
+	if code := rulesCheck([]string{out}, &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "SUCCESS: 3 filters") {
+		t.Fatalf("rules check: exit %d\n%s", code, stdout.String())
+	}
+	for _, tc := range []struct{ record, want string }{
+		{`{"source_namespace":"dev","dest_namespace":"shop","source_name_aggr":"a-*","dest_name_aggr":"b-*"}`,
+			"decision: DROP by fluent-bit-1-exclude-source_namespace (exclude; it matched; fluent-bit-filters.yaml:10)"},
+		{`{"source_namespace":"default","dest_namespace":"web","source_name_aggr":"pub","dest_name_aggr":"nginx-internet-1-*"}`,
+			"decision: DROP by fluent-bit-2-exclude-and (exclude; it matched; fluent-bit-filters.yaml:15,16)"},
+		{`{"source_namespace":"default","dest_namespace":"web","source_name_aggr":"pub","dest_name_aggr":"frontend-*"}`,
+			"decision: KEEP"},
+	} {
+		stdout.Reset()
+		if code := rulesExplain([]string{"--rules", out, tc.record}, &stdout, &stderr); code != exitOK {
+			t.Fatalf("explain: exit %d %s", code, stderr.String())
+		}
+		if !strings.Contains(stdout.String(), tc.want) {
+			t.Errorf("explain %s:\n%s\nwant %q", tc.record, stdout.String(), tc.want)
+		}
+	}
+}
+
+// Classic sections on stdin, with the lint a user sees.
+func TestRulesImportFluentBitStdin(t *testing.T) {
+	old := fluentBitStdin
+	defer func() { fluentBitStdin = old }()
+	fluentBitStdin = strings.NewReader("[FILTER]\n    Name grep\n    Match flows\n    Regex dest_port ^53$\n    Exclude dest_namespace kube\n")
+	var stdout, stderr bytes.Buffer
+	if code := rulesImportFluentBit([]string{"-"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, w := range []string{
+		"warning: stdin:4: regex dest_port ^53$ never matches: dest_port is a number in Calico flow logs",
+		"warning: stdin:5: exclude dest_namespace kube is never evaluated",
+	} {
+		if !strings.Contains(stderr.String(), w) {
+			t.Errorf("stderr lacks %q:\n%s", w, stderr.String())
+		}
+	}
+	if !strings.Contains(stdout.String(), `source: "stdin:4"`) {
+		t.Errorf("rule file:\n%s", stdout.String())
+	}
+}
+
+func TestRulesImportFluentBitErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "filters.yaml")
+	if err := os.WriteFile(bad, []byte("- name: modify\n  add: a b\n- name: grep\n  exclude: proto udp\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := rulesImportFluentBit([]string{bad}, &stdout, &stderr); code != exitFailure ||
+		!strings.Contains(stderr.String(), `filters.yaml:1: filter 1 of key flow: filter "modify" is not supported`) {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := rulesImportFluentBit([]string{"--skip-unsupported", bad}, &stdout, &stderr); code != exitOK ||
+		!strings.Contains(stderr.String(), `skipped: filters.yaml:1: filter 1 of key flow: filter "modify" skipped`) {
+		t.Errorf("--skip-unsupported: exit %d, stderr:\n%s", code, stderr.String())
+	}
+	if code := rulesImportFluentBit(nil, &stdout, &stderr); code != exitUsage {
+		t.Errorf("no argument: exit %d", code)
+	}
+}
