@@ -114,6 +114,21 @@ const hexDigits = "0123456789abcdef"
 func appendEscaped(dst []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); i++ {
+		// Eight bytes at a time while none needs escaping (see scanPlain).
+		for i+8 <= len(s) {
+			v := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+			const ones, highs = 0x0101010101010101, 0x8080808080808080
+			q := v ^ (ones * '"')
+			bs := v ^ (ones * '\\')
+			if ((v-ones*0x20)&^v|(q-ones)&^q|(bs-ones)&^bs)&highs != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' {
 			continue

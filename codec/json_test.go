@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"strings"
@@ -291,6 +292,21 @@ func TestFelixOrderCoversEveryField(t *testing.T) {
 	for _, k := range []string{"", "x", "source_namespacex", "dest_ipx", "start", "Start_time"} {
 		if _, ok := lookupKey(k); ok {
 			t.Errorf("lookupKey(%q) found a field", k)
+		}
+	}
+}
+
+func TestAppendEscaped(t *testing.T) {
+	for _, s := range []string{
+		"", "plain", "exactly8", "sixteen-bytes-ok", `q"uote`, `back\slash`, "tab\tnl\ncr\r",
+		"\x00\x01\x1f\x7f", "héllo wörld, ünïcode 😀", "long string with a quote at the end......\"",
+		strings.Repeat("a", 63) + "\n" + strings.Repeat("b", 9),
+	} {
+		enc := append([]byte{'"'}, appendEscaped(nil, s)...)
+		enc = append(enc, '"')
+		var got string
+		if err := json.Unmarshal(enc, &got); err != nil || got != s {
+			t.Errorf("appendEscaped(%q) = %s: decodes to %q, %v", s, enc, got, err)
 		}
 	}
 }
