@@ -27,8 +27,11 @@ type Config struct {
 type Kafka struct {
 	Brokers  []string
 	ClientID string
-	TLS      TLS
-	SASL     SASL
+	// ConnectTimeout bounds start-up's wait for the brokers: past it
+	// flowsieve exits with an error rather than hanging.
+	ConnectTimeout time.Duration
+	TLS            TLS
+	SASL           SASL
 }
 
 // TLS settings for the Kafka connection.
@@ -56,6 +59,9 @@ type Input struct {
 	TopicRegex  string
 	Group       string
 	StartOffset string // earliest | latest
+	// SessionTimeout is how long the group waits for a silent member
+	// (crashed, partitioned) before giving its partitions to others.
+	SessionTimeout time.Duration
 	// Per-partition caps on records consumed but not yet acknowledged by
 	// every output: past either one the partition's fetching pauses.
 	MaxInflightRecords int

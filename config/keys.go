@@ -18,11 +18,12 @@ type key struct {
 // Default returns the configuration used where no layer sets a key.
 func Default() Config {
 	return Config{
-		Kafka: Kafka{ClientID: "flowsieve"},
+		Kafka: Kafka{ClientID: "flowsieve", ConnectTimeout: 20 * time.Second},
 		Input: Input{
 			Topics:             []string{"flows.raw"},
 			Group:              "flowsieve",
 			StartOffset:        "earliest",
+			SessionTimeout:     45 * time.Second,
 			MaxInflightRecords: 20000,
 			MaxInflightBytes:   16 << 20,
 		},
@@ -55,6 +56,8 @@ var keys = []key{
 		field: func(c *Config) any { return &c.Kafka.Brokers }},
 	{name: "kafka.client_id", usage: "Kafka client id",
 		field: func(c *Config) any { return &c.Kafka.ClientID }},
+	{name: "kafka.connect_timeout", usage: "how long start-up waits for the brokers before giving up",
+		field: func(c *Config) any { return &c.Kafka.ConnectTimeout }},
 	{name: "kafka.tls.enabled", usage: "connect with TLS",
 		field: func(c *Config) any { return &c.Kafka.TLS.Enabled }},
 	{name: "kafka.tls.ca_file", usage: "PEM file of CA certificates to trust",
@@ -84,6 +87,8 @@ var keys = []key{
 		field: func(c *Config) any { return &c.Input.Group }},
 	{name: "input.start_offset", usage: "where a partition without a committed offset starts: earliest or latest",
 		field: func(c *Config) any { return &c.Input.StartOffset }},
+	{name: "input.session_timeout", usage: "how long the group waits for a silent member before reassigning its partitions",
+		field: func(c *Config) any { return &c.Input.SessionTimeout }},
 	{name: "input.max_inflight_records", usage: "per partition: records consumed but not yet acknowledged before fetching pauses",
 		field: func(c *Config) any { return &c.Input.MaxInflightRecords }},
 	{name: "input.max_inflight_bytes", usage: "per partition: bytes consumed but not yet acknowledged before fetching pauses",

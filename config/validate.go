@@ -26,6 +26,9 @@ func (c *Config) validate() []error {
 	if strings.TrimSpace(c.Kafka.ClientID) == "" {
 		bad("kafka.client_id", "%v", errNoValue)
 	}
+	if c.Kafka.ConnectTimeout < time.Second {
+		bad("kafka.connect_timeout", "must be at least 1s, got %s", c.Kafka.ConnectTimeout)
+	}
 	t := c.Kafka.TLS
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		bad("kafka.tls.cert_file", "kafka.tls.cert_file and kafka.tls.key_file go together")
@@ -74,6 +77,9 @@ func (c *Config) validate() []error {
 	}
 	if in.StartOffset != "earliest" && in.StartOffset != "latest" {
 		bad("input.start_offset", "%q is not earliest or latest", in.StartOffset)
+	}
+	if in.SessionTimeout < 6*time.Second || in.SessionTimeout > 30*time.Minute {
+		bad("input.session_timeout", "must be between 6s and 30m (the brokers' usual limits), got %s", in.SessionTimeout)
 	}
 	if in.MaxInflightRecords < 1 {
 		bad("input.max_inflight_records", "must be at least 1, got %d", in.MaxInflightRecords)

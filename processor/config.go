@@ -29,6 +29,8 @@ type Config struct {
 	// StartLatest starts partitions without a committed offset at the end
 	// instead of the beginning.
 	StartLatest bool
+	// SessionTimeout is the group session timeout (default 45s).
+	SessionTimeout time.Duration
 
 	KeptTopic, ThreatsTopic, InvalidTopic string
 	// KeptJSON writes kept flows as normalised JSON instead of the input
@@ -94,6 +96,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxInflightBytes == 0 {
 		c.MaxInflightBytes = 16 << 20
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 45 * time.Second
 	}
 	if c.CommitInterval == 0 {
 		c.CommitInterval = time.Second

@@ -108,6 +108,7 @@ func New(cfg Config) (*Pipeline, error) {
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.ConsumeResetOffset(start),
+		kgo.SessionTimeout(cfg.SessionTimeout),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.AutoCommitMarks(),
 		kgo.AutoCommitInterval(cfg.CommitInterval),

@@ -7,6 +7,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -451,4 +452,25 @@ func headers(r *kgo.Record) map[string]string {
 
 func countWhere(ins []input, f func(input) bool) int {
 	return len(slices.DeleteFunc(slices.Clone(ins), func(in input) bool { return !f(in) }))
+}
+
+// silentListener accepts connections and never answers: a broker that
+// hangs.
+func silentListener(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	return ln.Addr().String()
 }
