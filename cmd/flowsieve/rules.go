@@ -1,12 +1,316 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strings"
+
+	"github.com/flowsieve/flowsieve/codec"
+	"github.com/flowsieve/flowsieve/rules"
+	"github.com/flowsieve/flowsieve/rules/fluentd"
 )
 
+const rulesUsageText = `usage: flowsieve rules <command> [flags]
+
+commands:
+  check FILE...                      validate rule files and their feeds (exit 0 or 1)
+  explain --rules FILE RECORD|-      show how each rule judges one record (or each line of stdin)
+  import-fluentd [-o OUT] FILE|-     turn fluentd <filter> @type grep sections into a rule file
+  import-fluent-bit [-o OUT] FILE|-  turn Fluent Bit grep filters (fluent-bit-filters ConfigMap, ...) into a rule file
+`
+
 func rulesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "flowsieve rules: not built yet")
-	return exitFailure
+	if len(args) == 0 {
+		fmt.Fprint(stderr, rulesUsageText)
+		return exitUsage
+	}
+	switch args[0] {
+	case "check":
+		return rulesCheck(args[1:], stdout, stderr)
+	case "explain":
+		return rulesExplain(args[1:], stdout, stderr)
+	case "import-fluentd":
+		return rulesImportFluentd(args[1:], stdout, stderr)
+	case "import-fluent-bit":
+		return rulesImportFluentBit(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, rulesUsageText)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "flowsieve rules: unknown command %q\n\n%s", args[0], rulesUsageText)
+	return exitUsage
+}
+
+// rulesCheck prints, per file, "Checking FILE" then "SUCCESS: ..." or
+// "FAILED:" and every error, as promtool does.
+func rulesCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("flowsieve rules check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, "usage: flowsieve rules check FILE...") }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	code := exitOK
+	for _, path := range fs.Args() {
+		fmt.Fprintf(stdout, "Checking %s\n", path)
+		s, err := rules.LoadFile(path)
+		if err != nil {
+			fmt.Fprintln(stdout, "FAILED:")
+			for _, e := range rules.Errors(err) {
+				fmt.Fprintln(stdout, e)
+			}
+			code = exitFailure
+			fmt.Fprintln(stdout)
+			continue
+		}
+		entries := 0
+		for _, f := range s.Feeds() {
+			entries += f.Entries
+		}
+		fmt.Fprintf(stdout, "SUCCESS: %d filters, %d threat rules, %d feeds (%d entries), version %s\n\n",
+			len(s.FilterNames()), len(s.ThreatRules()), len(s.Feeds()), entries, s.Version())
+	}
+	return code
+}
+
+func rulesExplain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("flowsieve rules explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rulesPath := fs.String("rules", "", "rule file (required)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: flowsieve rules explain --rules FILE RECORD|-\n\nRECORD is one text or JSON flow-log line; - reads lines from stdin.")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if *rulesPath == "" || len(pos) != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	s, err := rules.LoadFile(*rulesPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "flowsieve rules explain: %s does not load:\n", *rulesPath)
+		for _, e := range rules.Errors(err) {
+			fmt.Fprintln(stderr, e)
+		}
+		return exitFailure
+	}
+	var records [][]byte
+	if pos[0] == "-" {
+		r := bufio.NewReaderSize(stdin, 1<<16)
+		for {
+			line, err := readLine(r)
+			if len(line) > 0 && !isBlank(line) {
+				records = append(records, append([]byte(nil), line...))
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "flowsieve rules explain: reading stdin: %v\n", err)
+				return exitFailure
+			}
+		}
+	} else {
+		records = append(records, []byte(pos[0]))
+	}
+	code := exitOK
+	for i, rec := range records {
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		if explainOne(stdout, s, rec) != nil {
+			code = exitFailure
+		}
+	}
+	return code
+}
+
+// explainOne prints every rule's result on one record and the decision.
+func explainOne(w io.Writer, s *rules.Set, rec []byte) error {
+	var f codec.Flow
+	if err := codec.Decode(rec, &f); err != nil {
+		fmt.Fprintf(w, "record: INVALID: %v\n", err)
+		return err
+	}
+	form := "text"
+	if f.Format() == codec.FormatJSON {
+		form = "JSON"
+	}
+	v, threats, filters := s.Explain(&f)
+	fmt.Fprintf(w, "record (%s): %s\n", form, truncate(string(rec), 160))
+	fmt.Fprintf(w, "rules %s, version %s\n", s.Path(), s.Version())
+	tr := s.ThreatRules()
+	fmt.Fprintf(w, "threat rules (all run on every flow):\n")
+	if len(tr) == 0 {
+		fmt.Fprintln(w, "  (none)")
+	}
+	hits := map[int]rules.Hit{}
+	for _, h := range v.Threats {
+		hits[h.Rule] = h
+	}
+	for i, t := range tr {
+		line := fmt.Sprintf("  %-32s %-9s %-9s %s", t.Name, t.Severity, resultText(threats[i]), t.Source)
+		if h, ok := hits[i]; ok {
+			line += "  why: " + h.Reason
+			if h.Addr.IsValid() {
+				line += " (" + h.Addr.String() + ")"
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+	}
+	fmt.Fprintf(w, "filters (in order; the first that decides drops the flow):\n")
+	fl := s.Filters()
+	if len(fl) == 0 {
+		fmt.Fprintln(w, "  (none)")
+	}
+	for i, r := range fl {
+		effect := ""
+		switch {
+		case !v.Keep && i == v.DropRule:
+			effect = "<- drops the flow"
+		case !v.Keep && i > v.DropRule:
+			effect = "(not reached)"
+		}
+		action := r.Action
+		if r.Compat != "" {
+			action += ", compat " + r.Compat
+		}
+		if filters[i] == rules.Errored {
+			effect += " (evaluating it raised an error in fluentd's terms: fluentd keeps the record)"
+		}
+		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %-32s %-24s %-9s %s  %s", r.Name, action, resultText(filters[i]), r.Source, effect), " "))
+	}
+	if v.Keep {
+		fmt.Fprintln(w, "decision: KEEP")
+	} else {
+		r := fl[v.DropRule]
+		why := "it matched"
+		if r.Action == "include" {
+			why = "it did not match"
+		}
+		fmt.Fprintf(w, "decision: DROP by %s (%s; %s; %s)\n", r.Name, r.Action, why, r.Source)
+	}
+	if v.Flagged() {
+		var names []string
+		for _, h := range v.Threats {
+			names = append(names, tr[h.Rule].Name)
+		}
+		fmt.Fprintf(w, "flagged: %s\n", strings.Join(names, ", "))
+	} else {
+		fmt.Fprintln(w, "flagged: no")
+	}
+	return nil
+}
+
+func resultText(r rules.RuleResult) string {
+	switch r {
+	case rules.Match:
+		return "match"
+	case rules.NoMatch:
+		return "no match"
+	}
+	return "error"
+}
+
+// parseInterspersed parses flags that may come after positional arguments
+// ("import-fluentd FILE -o OUT") and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func truncate(s string, n int) string {
+	s = strings.TrimRight(s, "\r\n")
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+func rulesImportFluentd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("flowsieve rules import-fluentd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("o", "", "write the rule file here instead of stdout")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: flowsieve rules import-fluentd [-o OUT] FILE|-\n\n"+
+			"Turns fluentd <filter> @type grep sections (Calico's filters/flow file) into a rule\n"+
+			"file whose rules judge records exactly as fluentd did (compat: fluentd).")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	name := pos[0]
+	var data []byte
+	if name == "-" {
+		data, err = io.ReadAll(stdin)
+		name = "stdin"
+	} else {
+		data, err = os.ReadFile(name)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "flowsieve rules import-fluentd: %v\n", err)
+		return exitFailure
+	}
+	res, err := fluentd.Import(data, name)
+	if err != nil {
+		fmt.Fprintln(stderr, "flowsieve rules import-fluentd: cannot import:")
+		for _, e := range rules.Errors(err) {
+			fmt.Fprintln(stderr, e)
+		}
+		return exitFailure
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	// What is written must pass `rules check`.
+	if _, err := rules.Load(res.YAML, "imported.yaml"); err != nil {
+		fmt.Fprintf(stderr, "flowsieve rules import-fluentd: internal error, the imported rules do not load: %v\n", err)
+		return exitFailure
+	}
+	if *out == "" {
+		if _, err := stdout.Write(res.YAML); err != nil {
+			return exitFailure
+		}
+	} else if err := os.WriteFile(*out, res.YAML, 0o644); err != nil {
+		fmt.Fprintf(stderr, "flowsieve rules import-fluentd: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stderr, "imported %d filter(s) from %s\n", res.Filters, name)
+	return exitOK
 }

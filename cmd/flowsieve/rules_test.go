@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runRules(t *testing.T, in string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	old := stdin
+	stdin = strings.NewReader(in)
+	defer func() { stdin = old }()
+	code = rulesCmd(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func sampleRules(t *testing.T) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", "..", "config", "rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const docTextRecord = "1528842551 1528842851 wep dev rails-81531* - wep dev memcached-38456* - - - 6 - 3000 7 3 4 out 154 61 70111 49404 allow"
+
+func TestRulesCheck(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("filters:\n  - name: dns-deny\n    action: exclude\n    when: {field: protcol, equals: udp}\n  - {name: x, action: drop, when: {field: proto, equals: tcp}}\n"), 0o644)
+	code, out, _ := runRules(t, "", "check", sampleRules(t), bad)
+	if code != exitFailure {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		"Checking " + sampleRules(t) + "\nSUCCESS: 2 filters, 3 threat rules, 1 feeds (6 entries), version ",
+		"Checking " + bad + "\nFAILED:\n" +
+			bad + `:4:19: rule "dns-deny": unknown field "protcol" (for a key that is not a Calico field, write key: protcol)` + "\n" +
+			bad + `:5:23: rule "x": unknown action "drop" (want exclude or include)` + "\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks\n%s\n--- got:\n%s", want, out)
+		}
+	}
+	if code, _, _ := runRules(t, "", "check", sampleRules(t)); code != exitOK {
+		t.Errorf("good file: exit %d", code)
+	}
+	if code, _, _ := runRules(t, "", "check"); code != exitUsage {
+		t.Errorf("no file: exit %d", code)
+	}
+}
+
+func TestRulesExplain(t *testing.T) {
+	code, out, errOut := runRules(t, "", "explain", "--rules", sampleRules(t), docTextRecord)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"record (text): 1528842551",
+		"drop-dev-namespace               exclude                  match     rules.yaml:",
+		"<- drops the flow",
+		"drop-internet-to-nginx-internet  exclude                  no match  rules.yaml:",
+		"(not reached)",
+		"decision: DROP by drop-dev-namespace (exclude; it matched; rules.yaml:",
+		"flagged: no",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// Several records from stdin, one of them flagged, one invalid.
+	in := `{"source_namespace":"prod","dest_ip":"198.51.100.7","dest_port":4444}` + "\n\nnot a record\n"
+	code, out, _ = runRules(t, in, "explain", "--rules", sampleRules(t), "-")
+	if code != exitFailure {
+		t.Errorf("exit %d, want 1 (an invalid record)", code)
+	}
+	for _, want := range []string{
+		"c2-traffic                       critical  match     rules.yaml:12  why: dest_ip in feed c2-sample (198.51.100.7)",
+		"mining-pool-port                 high      match",
+		"decision: KEEP",
+		"flagged: c2-traffic, mining-pool-port",
+		"record: INVALID: ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestRulesImportFluentd(t *testing.T) {
+	conf := "<filter flows>\n  @type grep\n  <exclude>\n    key source_namespace\n    pattern dev\n  </exclude>\n</filter>\n"
+	code, out, errOut := runRules(t, conf, "import-fluentd", "-")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "compat: fluentd") || !strings.Contains(out, `source: "stdin:1"`) {
+		t.Errorf("output:\n%s", out)
+	}
+	// -o after the file, then the result checks and explains.
+	dir := t.TempDir()
+	src := filepath.Join(dir, "flow")
+	os.WriteFile(src, []byte(conf), 0o644)
+	dst := filepath.Join(dir, "rules.yaml")
+	if code, _, errOut := runRules(t, "", "import-fluentd", src, "-o", dst); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if code, out, _ := runRules(t, "", "check", dst); code != exitOK || !strings.Contains(out, "SUCCESS: 1 filters") {
+		t.Errorf("imported file does not check: %s", out)
+	}
+	code, out, _ = runRules(t, "", "explain", "--rules", dst, strings.Replace(docTextRecord, "wep dev rails", "wep devops rails", 1))
+	if code != exitOK || !strings.Contains(out, "decision: DROP by fluentd-grep-1") || !strings.Contains(out, "flow:1") {
+		t.Errorf("fluentd's unanchored 'dev' should drop devops:\n%s", out)
+	}
+	// Errors name the line.
+	code, _, errOut = runRules(t, "<filter flows>\n  @type grep\n  regexp1 message\n</filter>\n", "import-fluentd", "-")
+	if code != exitFailure || !strings.Contains(errOut, "stdin:3: regexp1 does not contain 2 parameters") {
+		t.Errorf("exit %d, stderr %s", code, errOut)
+	}
+}
