@@ -2,6 +2,7 @@ package fluentbit
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/flowsieve/flowsieve/codec"
 )
@@ -28,7 +29,9 @@ func (res *Result) lint(g *Grep, opt Options) {
 		if g.Op == Legacy && r.Kind == Regex {
 			decider = i
 		}
-		if why := neverString(r.Acc); why != "" {
+		if !flowTag(opt.Tag) {
+			// DNS and other logs have fields of their own: nothing to say.
+		} else if why := neverString(r.Acc); why != "" {
 			warn(r.Prop.Pos, "%s never matches: %s, and Fluent Bit's grep matches only string values; %s", r.Text(), why, consequence(g, r))
 		} else if _, known := codec.FieldByName(r.Acc.Key); !known {
 			warn(r.Prop.Pos, "%s: %s is not a field of Calico flow logs; unless the records carry it, it never matches and %s", r.Text(), r.Acc.Key, consequence(g, r))
@@ -61,7 +64,7 @@ func (res *Result) lintSorted(g *Grep) {
 	d := g.Rules[decider]
 	for _, r := range g.Rules[:decider] {
 		if r.Kind == Exclude && r.Prop.Pos.Line > d.Prop.Pos.Line {
-			res.Warnings = append(res.Warnings, Finding{r.Prop.Pos, fmt.Sprintf("%s is written after %s (line %d), but the operator renders each filter with its keys sorted, so Fluent Bit runs every exclude before the regex: this exclude does drop records", r.Text(), d.Text(), d.Prop.Pos.Line)})
+			res.Warnings = append(res.Warnings, Finding{r.Prop.Pos, fmt.Sprintf("%s is written after %s (line %d), but the operator renders each filter with its keys sorted, so Fluent Bit evaluates every exclude before the regex (in a classic config, written in this order, it would never be evaluated)", r.Text(), d.Text(), d.Prop.Pos.Line)})
 		}
 	}
 }
@@ -103,3 +106,7 @@ func consequence(g *Grep, r Rule) string {
 		return "so this filter drops every flow log"
 	}
 }
+
+// flowTag reports whether records with this tag are flow logs (the
+// operator tags them flows, and non_cluster_flows for non-cluster hosts).
+func flowTag(tag string) bool { return tag == "flows" || strings.HasSuffix(tag, "_flows") }

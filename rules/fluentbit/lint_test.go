@@ -1,6 +1,8 @@
 package fluentbit
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -79,6 +81,10 @@ func TestLint(t *testing.T) {
 		{name: "active: no is a string in a Fluent Bit YAML config",
 			text: "pipeline:\n  filters:\n    - name: grep\n      match: flows\n      active: no\n      exclude: proto udp\n",
 			keep: []bool{false, true}},
+		{name: "dns logs have their own fields",
+			text: "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fluent-bit-filters\ndata:\n  dns: |\n    - name: grep\n      regex: qname \\.com$\n",
+			opt:  Options{Key: "dns"},
+			keep: []bool{false, false}},
 		{name: "unsupported filters skipped",
 			text:    "- name: modify\n  add: x y\n- name: grep\n  exclude: proto udp\n- name: lua\n  match: dns\n  call: f\n",
 			opt:     Options{SkipUnsupported: true},
@@ -173,5 +179,37 @@ func TestUntranslatable(t *testing.T) {
 	_, err := Import("f", []byte("- name: grep\n  exclude: proto ud++p\n"), Options{})
 	if err == nil || !strings.Contains(err.Error(), "f:2: exclude proto ud++p: flowsieve cannot run this rule") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// The README's migration example: the warnings it shows are these.
+func TestMigrationExample(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "migration-example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, set := load(t, "migration-example.yaml", string(data), Options{})
+	want := []string{
+		"migration-example.yaml:15: exclude dest_port ^53$ never matches: dest_port is a number in Calico flow logs, and Fluent Bit's grep matches only string values; so it never drops anything",
+		"migration-example.yaml:15: exclude dest_port ^53$ is written after regex proto ^tcp$ (line 14), but the operator renders each filter with its keys sorted",
+	}
+	if len(res.Warnings) != len(want) {
+		t.Fatalf("warnings %v", res.Warnings)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(res.Warnings[i].String(), w) {
+			t.Errorf("warning %d: %s\nwant %s", i, res.Warnings[i], w)
+		}
+	}
+	// A DNS flow (udp to port 53) is dropped by the proto rule, not by the
+	// dest_port exclude, as in the cluster.
+	var f codec.Flow
+	var v rules.Verdict
+	if err := codec.Decode([]byte(`{"source_namespace":"default","dest_namespace":"kube-system","proto":"udp","dest_port":53}`), &f); err != nil {
+		t.Fatal(err)
+	}
+	set.Judge(&f, &v)
+	if v.Keep || set.Filters()[v.DropRule].Source != "migration-example.yaml:14" {
+		t.Errorf("kept %v, dropped by %+v", v.Keep, set.Filters()[max(v.DropRule, 0)])
 	}
 }
