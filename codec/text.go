@@ -122,8 +122,14 @@ func DecodeText(b []byte, f *Flow) error {
 		if len(tok) == 1 && tok[0] == '-' {
 			f.clearColumn(col)
 		} else {
-			// The common case, a plain unsigned integer, stays inline.
-			if c := &textColumns[col]; c.kind == colInt && len(tok) <= 18 && (tok[0] != '0' || len(tok) == 1) {
+			// The common cases, plain strings and unsigned integers, stay
+			// inline.
+			c := &textColumns[col]
+			if c.kind == colString {
+				f.put(c.field, Value{Str: bstr(tok), Kind: KindString})
+				goto next
+			}
+			if c.kind == colInt && len(tok) <= 18 && (tok[0] != '0' || len(tok) == 1) {
 				var n int64
 				for _, d := range tok {
 					if d-'0' > 9 {
