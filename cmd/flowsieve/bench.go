@@ -2,11 +2,273 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/flowsieve/flowsieve/codec"
+	"github.com/flowsieve/flowsieve/codec/flowgen"
+	"github.com/flowsieve/flowsieve/processor"
+	"github.com/flowsieve/flowsieve/processor/embedded"
+	"github.com/flowsieve/flowsieve/rules"
 )
 
+type benchParams struct {
+	records     int
+	formats     []string
+	partitions  int
+	rulesFile   string
+	compression string
+	dataDir     string
+	cpuProfile  string
+	rounds      int
+}
+
+// benchCmd measures the pipeline end to end on an embedded broker: it loads
+// N synthetic records, runs flowsieve until its committed offsets reach the
+// end of the input, then runs a copy pipeline (consume and re-produce, no
+// parsing, same client settings) over the same input, and prints both rates
+// and their ratio.
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "flowsieve bench: not built yet")
-	return exitFailure
+	fs := pflag.NewFlagSet("flowsieve bench", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var p benchParams
+	fs.IntVarP(&p.records, "records", "n", 1_000_000, "records to load and process per format")
+	fs.StringSliceVar(&p.formats, "format", []string{"text", "json"}, "record formats to measure: text, json")
+	fs.IntVar(&p.partitions, "partitions", 6, "partitions of the input and output topics")
+	fs.StringVar(&p.rulesFile, "rules", "config/rules.yaml", "rule file the pipeline judges with")
+	fs.StringVar(&p.compression, "compression", "lz4", "producer compression for both pipelines")
+	fs.StringVar(&p.dataDir, "data-dir", "", "embedded broker data directory (default: a temporary directory, removed afterwards)")
+	fs.IntVar(&p.rounds, "rounds", 2, "timed runs of each pipeline; the best of each is compared")
+	fs.StringVar(&p.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	for _, f := range p.formats {
+		if f != "text" && f != "json" {
+			fmt.Fprintf(stderr, "flowsieve bench: --format %q is not text or json\n", f)
+			return exitUsage
+		}
+	}
+	if p.cpuProfile != "" {
+		f, err := os.Create(p.cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "flowsieve bench:", err)
+			return exitFailure
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "flowsieve bench:", err)
+			return exitFailure
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := bench(ctx, p, stdout); err != nil {
+		fmt.Fprintln(stderr, "flowsieve bench:", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func bench(ctx context.Context, p benchParams, out io.Writer) error {
+	set, err := rules.LoadFile(p.rulesFile)
+	if err != nil {
+		return fmt.Errorf("loading rules: %w", err)
+	}
+	dir := p.dataDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "flowsieve-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	b, err := embedded.Start(embedded.Config{Listen: "127.0.0.1:0", DataDir: dir, Partitions: p.partitions})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	fmt.Fprintf(out, "flowsieve bench: %d records per format, %d partitions, compression %s, GOMAXPROCS %d, embedded broker %s (data in %s)\n",
+		p.records, p.partitions, p.compression, runtime.GOMAXPROCS(0), b.Addr(), dir)
+
+	for _, format := range p.formats {
+		in := "bench." + format + ".raw"
+		outs := []string{"bench." + format + ".kept", "bench." + format + ".threats", "bench." + format + ".invalid", "bench." + format + ".copy"}
+		if err := b.CreateTopics(p.partitions, 0, 0, append([]string{in}, outs...)...); err != nil {
+			return err
+		}
+		loaded, bytes, err := loadRecords(ctx, b.Addr(), in, format, p.records)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\n%s: loaded %d records, %.0f bytes/record on average, in %s\n",
+			format, p.records, float64(bytes)/float64(p.records), loaded.Round(time.Millisecond))
+
+		if err := readAll(ctx, b.Addr(), in, int64(p.records)); err != nil {
+			return fmt.Errorf("warm-up read: %w", err)
+		}
+		base := processor.Config{
+			Brokers:        []string{b.Addr()},
+			Topics:         []string{in},
+			Compression:    p.compression,
+			CommitInterval: 100 * time.Millisecond,
+		}
+		var fsBest, cpBest time.Duration
+		for round := 1; round <= p.rounds; round++ {
+			// Alternate which goes first, so neither always meets a
+			// warmer broker.
+			runs := []bool{false, true}
+			if round%2 == 0 {
+				runs = []bool{true, false}
+			}
+			for _, copyMode := range runs {
+				cfg := base
+				cfg.Copy = copyMode
+				if copyMode {
+					cfg.Group = fmt.Sprintf("bench-%s-copy-%d", format, round)
+					cfg.KeptTopic = outs[3]
+				} else {
+					cfg.Group = fmt.Sprintf("bench-%s-flowsieve-%d", format, round)
+					cfg.KeptTopic, cfg.ThreatsTopic, cfg.InvalidTopic = outs[0], outs[1], outs[2]
+					cfg.Rules = func() *rules.Set { return set }
+				}
+				d, err := runUntilCommitted(ctx, cfg, in, int64(p.records))
+				if err != nil {
+					return fmt.Errorf("%s pipeline: %w", map[bool]string{false: "flowsieve", true: "copy"}[copyMode], err)
+				}
+				name, best := "flowsieve", &fsBest
+				if copyMode {
+					name, best = "copy", &cpBest
+				}
+				fmt.Fprintf(out, "%s: round %d %-9s %10.0f records/s (%s)\n", format, round, name, float64(p.records)/d.Seconds(), d.Round(time.Millisecond))
+				if *best == 0 || d < *best {
+					*best = d
+				}
+			}
+		}
+		fsRate := float64(p.records) / fsBest.Seconds()
+		cpRate := float64(p.records) / cpBest.Seconds()
+		fmt.Fprintf(out, "%s: best flowsieve %10.0f records/s, %6.1f MB/s\n", format, fsRate, fsRate*float64(bytes)/float64(p.records)/1e6)
+		fmt.Fprintf(out, "%s: best copy      %10.0f records/s, %6.1f MB/s\n", format, cpRate, cpRate*float64(bytes)/float64(p.records)/1e6)
+		fmt.Fprintf(out, "%s: ratio flowsieve/copy = %.2f\n", format, fsRate/cpRate)
+	}
+	return nil
+}
+
+// loadRecords produces n synthetic records into topic, round-robin over
+// its partitions.
+func loadRecords(ctx context.Context, broker, topic, format string, n int) (time.Duration, int64, error) {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(broker),
+		kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.ProducerBatchCompression(kgo.Lz4Compression()),
+		kgo.MaxBufferedRecords(200_000),
+	)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cl.Close()
+	f := codec.FormatText
+	if format == "json" {
+		f = codec.FormatJSON
+	}
+	g := flowgen.New(1, flowgen.Options{})
+	start := time.Now()
+	var bytes int64
+	var firstErr error
+	for i := 0; i < n; i++ {
+		v := g.Append(make([]byte, 0, 256), f)
+		bytes += int64(len(v))
+		cl.Produce(ctx, &kgo.Record{Value: v}, func(_ *kgo.Record, err error) {
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		})
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return 0, 0, err
+	}
+	if firstErr != nil {
+		return 0, 0, fmt.Errorf("loading records: %w", firstErr)
+	}
+	return time.Since(start), bytes, nil
+}
+
+// readAll reads topic to its end once with a plain consumer, so the timed
+// runs all find the broker's segments warm.
+func readAll(ctx context.Context, broker, topic string, total int64) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for n := int64(0); n < total; {
+		f := cl.PollFetches(ctx)
+		if err := f.Err0(); err != nil {
+			return err
+		}
+		n += int64(f.NumRecords())
+	}
+	return nil
+}
+
+// runUntilCommitted runs a pipeline from the start of topic and returns how
+// long it took for the group's committed offsets to reach total.
+func runUntilCommitted(ctx context.Context, cfg processor.Config, topic string, total int64) (time.Duration, error) {
+	adm, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
+	if err != nil {
+		return 0, err
+	}
+	defer adm.Close()
+	admin := kadm.NewClient(adm)
+
+	start := time.Now()
+	pl, err := processor.New(cfg)
+	if err != nil {
+		return 0, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- pl.Run(rctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case err := <-done:
+			done <- err
+			return 0, fmt.Errorf("pipeline stopped early: %v", err)
+		case <-tick.C:
+		}
+		offs, err := admin.FetchOffsets(ctx, cfg.Group)
+		if err != nil {
+			continue
+		}
+		var sum int64
+		offs.Each(func(o kadm.OffsetResponse) {
+			if o.Topic == topic && o.Err == nil {
+				sum += o.At
+			}
+		})
+		if sum >= total {
+			return time.Since(start), nil
+		}
+	}
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -253,7 +255,14 @@ func newLogger(c config.Log, w io.Writer) (*zap.Logger, error) {
 	return zap.New(core), nil
 }
 
-// runDemo writes synthetic flow logs to topic at rate records/s.
+// runDemo writes synthetic flow logs to topic at rate records/s until ctx
+// ends, through `flowsieve gen`.
 func runDemo(ctx context.Context, brokers []string, topic string, rate int, log *zap.Logger) error {
-	return errors.New("demo generator: not available yet")
+	log.Info("demo: generating synthetic flow logs", zap.String("topic", topic), zap.Int("records_per_sec", rate))
+	var errs strings.Builder
+	args := []string{"--brokers", strings.Join(brokers, ","), "--topic", topic, "--rate", strconv.Itoa(rate), "--count", "0"}
+	if code := genCmd(ctx, args, io.Discard, &errs); code != exitOK && ctx.Err() == nil {
+		return fmt.Errorf("flowsieve gen exited with %d: %s", code, strings.TrimSpace(errs.String()))
+	}
+	return nil
 }
