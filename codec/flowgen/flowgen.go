@@ -17,6 +17,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"strconv"
+	"unsafe"
 
 	"github.com/flowsieve/flowsieve/codec"
 )
@@ -107,14 +108,37 @@ func (g *Generator) Next(f *codec.Flow) error {
 // Count reports how many records have been generated.
 func (g *Generator) Count() int64 { return g.count }
 
-type workload struct {
+type workloadSpec struct {
 	ns, app, hash string // hash "" for a StatefulSet (pods app-0, app-1)
 	port, proto   int
 	svcPort       string
 	labels        string // extra label besides app=
 }
 
-var workloads = []workload{
+// workload is a spec with the strings a record needs derived once, so a
+// record costs no string building.
+type workload struct {
+	workloadSpec
+	aggr, appLabel, profile string
+}
+
+var workloads = func() []workload {
+	ws := make([]workload, len(workloadSpecs))
+	for i := range ws {
+		w := &ws[i]
+		w.workloadSpec = workloadSpecs[i]
+		w.appLabel = "app=" + w.app
+		w.profile = "0|__PROFILE__|__PROFILE__.kns." + w.ns + "|allow|0"
+		if w.hash == "" {
+			w.aggr = w.app + "-*"
+		} else {
+			w.aggr = w.app + "-" + w.hash + "-*"
+		}
+	}
+	return ws
+}()
+
+var workloadSpecs = []workloadSpec{
 	{"default", "frontend", "755cdc7957", 8080, 6, "http", "tier=web"},
 	{"default", "cartservice", "7d4899b484", 7070, 6, "grpc", "tier=backend"},
 	{"default", "checkoutservice", "598d5b586d", 5050, 6, "grpc", "tier=backend"},
@@ -171,35 +195,34 @@ type record struct {
 
 const podChars = "bcdfghjklmnpqrstvwxz2456789"
 
-func (g *Generator) pod(i int, w workload) (name, aggr string) {
-	b := g.r.nameBuf[i][:0]
-	b = append(b, w.app...)
+// pod writes a pod name of w into name buffer i. The string aliases the
+// buffer: it is valid until the next record, which is all a record needs.
+func (g *Generator) pod(i int, w *workload) string {
+	b := append(g.r.nameBuf[i][:0], w.app...)
 	b = append(b, '-')
 	if w.hash == "" {
 		b = strconv.AppendInt(b, int64(g.rng.IntN(3)), 10)
-		g.r.nameBuf[i] = b
-		return string(b), w.app + "-*"
-	}
-	b = append(b, w.hash...)
-	b = append(b, '-')
-	aggr = string(b) + "*"
-	for range 5 {
-		b = append(b, podChars[g.rng.IntN(len(podChars))])
+	} else {
+		b = append(b, w.hash...)
+		b = append(b, '-')
+		for range 5 {
+			b = append(b, podChars[g.rng.IntN(len(podChars))])
+		}
 	}
 	g.r.nameBuf[i] = b
-	return string(b), aggr
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 func (g *Generator) podIP() netip.Addr {
 	return netip.AddrFrom4([4]byte{10, 244, byte(g.rng.IntN(8)), byte(2 + g.rng.IntN(250))})
 }
 
-func (g *Generator) setSrcWorkload(w workload, aggregated bool) {
+func (g *Generator) setSrcWorkload(w *workload, aggregated bool) {
 	r := &g.r
 	r.srcType, r.srcNS = "wep", w.ns
-	name, aggr := g.pod(0, w)
-	r.srcAggr = aggr
-	r.srcLabels = [2]string{"app=" + w.app, w.labels}
+	name := g.pod(0, w)
+	r.srcAggr = w.aggr
+	r.srcLabels = [2]string{w.appLabel, w.labels}
 	if aggregated {
 		r.srcName, r.srcIP, r.srcPort = "", netip.Addr{}, -1
 	} else {
@@ -207,12 +230,12 @@ func (g *Generator) setSrcWorkload(w workload, aggregated bool) {
 	}
 }
 
-func (g *Generator) setDstWorkload(w workload, aggregated bool) {
+func (g *Generator) setDstWorkload(w *workload, aggregated bool) {
 	r := &g.r
 	r.dstType, r.dstNS = "wep", w.ns
-	name, aggr := g.pod(1, w)
-	r.dstAggr = aggr
-	r.dstLabels = [2]string{"app=" + w.app, w.labels}
+	name := g.pod(1, w)
+	r.dstAggr = w.aggr
+	r.dstLabels = [2]string{w.appLabel, w.labels}
 	r.dstPort, r.proto = w.port, w.proto
 	r.svcNS, r.svcName, r.svcPort, r.svcPortNum = w.ns, w.app, w.svcPort, w.port
 	if aggregated {
@@ -243,11 +266,11 @@ func (g *Generator) next() {
 	if rng.IntN(2) == 0 {
 		r.reporter = "dst"
 	}
-	src := workloads[rng.IntN(len(workloads))]
+	src := &workloads[rng.IntN(len(workloads))]
 	for src.app == "nginx-internet" || src.app == "coredns" {
-		src = workloads[rng.IntN(len(workloads))]
+		src = &workloads[rng.IntN(len(workloads))]
 	}
-	r.policy = "0|__PROFILE__|__PROFILE__.kns." + src.ns + "|allow|0"
+	r.policy = src.profile
 
 	o := &g.opts
 	x := rng.Float64()
@@ -278,7 +301,7 @@ func (g *Generator) next() {
 		} else {
 			r.srcPort = -1
 		}
-		g.setDstWorkload(workloads[wNginx], aggregated)
+		g.setDstWorkload(&workloads[wNginx], aggregated)
 		if rng.IntN(3) == 0 {
 			r.dstPort, r.svcPort, r.svcPortNum = 443, "https", 443
 		}
@@ -288,16 +311,16 @@ func (g *Generator) next() {
 		g.setSrcWorkload(src, aggregated)
 		switch y := rng.IntN(10); {
 		case y < 3:
-			g.setDstWorkload(workloads[wCoreDNS], aggregated)
+			g.setDstWorkload(&workloads[wCoreDNS], aggregated)
 		case y < 5:
 			g.setDstPublic(publicServices[rng.IntN(len(publicServices))], 443)
 			if aggregated {
 				r.dstIP = netip.Addr{}
 			}
 		default:
-			dst := workloads[rng.IntN(len(workloads))]
+			dst := &workloads[rng.IntN(len(workloads))]
 			for dst.app == "nginx-internet" {
-				dst = workloads[rng.IntN(len(workloads))]
+				dst = &workloads[rng.IntN(len(workloads))]
 			}
 			g.setDstWorkload(dst, aggregated)
 		}
