@@ -258,8 +258,9 @@ func rulesImportFluentd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("flowsieve rules import-fluentd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "write the rule file here instead of stdout")
+	key := fs.String("key", "flow", "the fluentd-filters ConfigMap key to import, when FILE is the manifest")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: flowsieve rules import-fluentd [-o OUT] FILE|-\n\n"+
+		fmt.Fprintln(stderr, "usage: flowsieve rules import-fluentd [-o OUT] [--key KEY] FILE|-\n\n"+
 			"Turns fluentd <filter> @type grep sections (Calico's filters/flow file) into a rule\n"+
 			"file whose rules judge records exactly as fluentd did (compat: fluentd).")
 		fs.PrintDefaults()
@@ -282,6 +283,9 @@ func rulesImportFluentd(args []string, stdout, stderr io.Writer) int {
 		name = "stdin"
 	} else {
 		data, err = os.ReadFile(name)
+	}
+	if err == nil {
+		data, err = fluentdInput(data, *key, stderr) // a fluentd-filters manifest: its key's value
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "flowsieve rules import-fluentd: %v\n", err)

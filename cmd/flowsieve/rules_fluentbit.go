@@ -11,9 +11,6 @@ import (
 	"github.com/flowsieve/flowsieve/rules/fluentbit"
 )
 
-// fluentBitStdin is where `import-fluent-bit -` reads; tests replace it.
-var fluentBitStdin io.Reader = os.Stdin
-
 // rulesImportFluentBit is `flowsieve rules import-fluent-bit`: Fluent Bit
 // grep filters (a fluent-bit-filters ConfigMap or key value, classic
 // [FILTER] sections, a YAML config) to a rule file, with the lint output
@@ -36,22 +33,22 @@ func rulesImportFluentBit(args []string, stdout, stderr io.Writer) int {
 			"to stderr; they do not change what the rules do.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
 		return exitUsage
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fs.Usage()
 		return exitUsage
 	}
-	path := fs.Arg(0)
+	path := pos[0]
 	var data []byte
-	var err error
 	src := filepath.Base(path)
 	if path == "-" {
-		data, err = io.ReadAll(fluentBitStdin)
+		data, err = io.ReadAll(stdin)
 		src = "stdin"
 	} else {
 		data, err = os.ReadFile(path)

@@ -15,7 +15,7 @@ func TestRulesImportFluentBit(t *testing.T) {
 	out := filepath.Join(dir, "rules.yaml")
 	manifest := filepath.Join("..", "..", "rules", "fluentbit", "testdata", "fluent-bit-filters.yaml")
 	var stdout, stderr bytes.Buffer
-	if code := rulesImportFluentBit([]string{"-o", out, manifest}, &stdout, &stderr); code != exitOK {
+	if code := rulesImportFluentBit([]string{manifest, "-o", out}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "imported 2 grep filter(s) as 3 rule(s) from fluent-bit-filters.yaml (fluent-bit-filters ConfigMap, key flow, tag flows): 0 warning(s)") {
@@ -45,9 +45,9 @@ func TestRulesImportFluentBit(t *testing.T) {
 
 // Classic sections on stdin, with the lint a user sees.
 func TestRulesImportFluentBitStdin(t *testing.T) {
-	old := fluentBitStdin
-	defer func() { fluentBitStdin = old }()
-	fluentBitStdin = strings.NewReader("[FILTER]\n    Name grep\n    Match flows\n    Regex dest_port ^53$\n    Exclude dest_namespace kube\n")
+	old := stdin
+	defer func() { stdin = old }()
+	stdin = strings.NewReader("[FILTER]\n    Name grep\n    Match flows\n    Regex dest_port ^53$\n    Exclude dest_namespace kube\n")
 	var stdout, stderr bytes.Buffer
 	if code := rulesImportFluentBit([]string{"-"}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
