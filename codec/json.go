@@ -177,12 +177,32 @@ func (d *jsonDecoder) record() error {
 			}
 			d.skipWS()
 			start := d.i
-			v, err := d.readValue()
-			if err != nil {
-				return err
+			f := d.f
+			if known && f.vals[e.field].Kind != KindAbsent && (f.alias&bitFor(e.field) != 0) != (e.alias != 0) {
+				known = false // the other spelling of a field already read: an extra
 			}
-			d.setMember(key, e, known, v, start)
-			d.key = ""
+			if known {
+				// Known fields are read straight into their slot.
+				id := e.field
+				v := &f.vals[id]
+				if v.Kind == KindAbsent {
+					f.order = append(f.order, uint32(id))
+					f.alias |= e.alias
+					f.set |= 1 << id
+				}
+				if err := d.readValue(v); err != nil {
+					return err
+				}
+				if typed[id] {
+					f.typeField(id, d.b, start)
+				}
+			} else {
+				var v Value
+				if err := d.readValue(&v); err != nil {
+					return err
+				}
+				f.setExtra(key, v)
+			}
 			if d.i < len(d.b) && d.b[d.i] == ',' {
 				// Compact JSON (felix's): no blanks to skip.
 				d.i++
@@ -367,35 +387,40 @@ func hex4(b []byte, i int) (rune, bool) {
 	return r, true
 }
 
-// readValue reads the value at d.i. Non-strings keep their JSON text in Str.
-func (d *jsonDecoder) readValue() (Value, error) {
+// readValue reads the value at d.i into v. Non-strings keep their JSON
+// text in Str.
+func (d *jsonDecoder) readValue(v *Value) error {
 	if d.i >= len(d.b) {
-		return Value{}, d.unexpected("a value")
+		return d.unexpected("a value")
 	}
 	start := d.i
+	var err error
 	switch c := d.b[d.i]; {
 	case c == '"':
-		s, err := d.readString()
-		return Value{Str: s, Kind: KindString}, err
+		var s string
+		s, err = d.readString()
+		*v = Value{Str: s, Kind: KindString}
 	case c == '{' || c == '[':
-		if err := d.skipComposite(0); err != nil {
-			return Value{}, err
+		if err = d.skipComposite(0); err != nil {
+			return err
 		}
 		k := KindObject
 		if c == '[' {
 			k = KindArray
 		}
-		return Value{Str: bstr(d.b[start:d.i]), Kind: k}, nil
+		*v = Value{Str: bstr(d.b[start:d.i]), Kind: k}
 	case c == '-' || '0' <= c && c <= '9':
-		return d.readNumber()
+		*v, err = d.readNumber()
 	case c == 't':
-		return d.literal("true", KindBool)
+		*v, err = d.literal("true", KindBool)
 	case c == 'f':
-		return d.literal("false", KindBool)
+		*v, err = d.literal("false", KindBool)
 	case c == 'n':
-		return d.literal("null", KindNull)
+		*v, err = d.literal("null", KindNull)
+	default:
+		return d.unexpected("a value")
 	}
-	return Value{}, d.unexpected("a value")
+	return err
 }
 
 func (d *jsonDecoder) literal(lit string, k Kind) (Value, error) {
@@ -540,8 +565,8 @@ func (d *jsonDecoder) skipValue(depth int) error {
 	case c == '{' || c == '[':
 		return d.skipComposite(depth + 1)
 	}
-	_, err := d.readValue()
-	return err
+	var v Value
+	return d.readValue(&v)
 }
 
 // skipString checks the string at d.i: escapes, control characters, UTF-8.
@@ -586,26 +611,9 @@ func (d *jsonDecoder) skipString() error {
 	return d.errorf(len(b), "unexpected end of record in a string")
 }
 
-// setMember stores one member: a known field (typed on the way) or an extra.
-func (d *jsonDecoder) setMember(key string, e keyEntry, known bool, v Value, off int) {
-	f := d.f
-	if known {
-		id := e.field
-		present := f.vals[id].Kind != KindAbsent
-		if present && (f.alias&bitFor(id) != 0) != (e.alias != 0) {
-			known = false // the other spelling of a field already read
-		} else {
-			if !present {
-				f.order = append(f.order, uint32(id))
-				f.alias |= e.alias
-			}
-			f.put(id, v)
-			if typed[id] {
-				f.typeField(id, d.b, off)
-			}
-			return
-		}
-	}
+// setExtra stores a member the model does not know; a repeated key
+// replaces the earlier value in place.
+func (f *Flow) setExtra(key string, v Value) {
 	for i := range f.extra {
 		if f.extra[i].Key == key {
 			f.extra[i].Value = v
