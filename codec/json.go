@@ -26,7 +26,8 @@ const maxDepth = 512
 //
 // Anything that is not a single well-formed JSON object (truncated input,
 // bad escapes, invalid UTF-8 in a string, control characters in a string,
-// data after the closing brace) is a *SyntaxError with the byte offset.
+// data after the closing brace) is a *SyntaxError with the byte offset;
+// f then holds part of the record and is only good for decoding into.
 func DecodeJSON(b []byte, f *Flow) error {
 	f.Reset()
 	f.format = FormatJSON

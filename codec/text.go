@@ -82,7 +82,9 @@ func isBlank(c byte) bool {
 // Columns are separated by runs of spaces or tabs; a trailing newline is
 // ignored. "-" in any column means absent. Strings in f point into b: they
 // are valid until b is modified or f is decoded into again. Decoding into a
-// reused Flow does not allocate unless the record is invalid.
+// reused Flow does not allocate unless the record is invalid. After an
+// error (a *SyntaxError) f holds part of the record and is only good for
+// decoding into.
 func DecodeText(b []byte, f *Flow) error {
 	f.resetForText()
 	end := len(b)
