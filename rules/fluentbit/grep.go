@@ -170,6 +170,10 @@ var grepProps = []string{"regex", "exclude", "logical_op", "active", "condition"
 // newGrep is filter_grep's cb_init after Fluent Bit's property check.
 func newGrep(f *Filter, in *instance) (*Grep, error) {
 	g := &Grep{Filter: f}
+	// flb_config_map_properties_check counts a property's occurrences
+	// with a case-sensitive compare (property_count), so "Logical_Op" and
+	// "logical_op" side by side pass; flb_filter_get_property then reads
+	// the first of them, ignoring case.
 	count := map[string]int{}
 	for i := range in.props {
 		p := &in.props[i]
@@ -177,7 +181,6 @@ func newGrep(f *Filter, in *instance) (*Grep, error) {
 		for _, k := range grepProps {
 			if eqFold(p.Key, k) {
 				known = true
-				count[k]++
 			}
 		}
 		if !known {
@@ -187,8 +190,12 @@ func newGrep(f *Filter, in *instance) (*Grep, error) {
 			return nil, errorf(p.Pos, "%s: the condition property is not supported by the importer", f.Desc)
 		}
 		if eqFold(p.Key, "logical_op") {
-			if count["logical_op"] > 1 {
-				return nil, errorf(p.Pos, "%s: grep: configuration property 'logical_op' is set %d times", f.Desc, count["logical_op"])
+			count[p.Key]++
+			if count[p.Key] > 1 {
+				return nil, errorf(p.Pos, "%s: grep: configuration property '%s' is set %d times", f.Desc, p.Key, count[p.Key])
+			}
+			if g.OpProp != nil {
+				continue
 			}
 			g.OpProp = p
 			switch {

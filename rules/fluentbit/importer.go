@@ -220,7 +220,7 @@ func (res *Result) build(filters []Filter, opt Options) error {
 			case !applies:
 				res.Notes = append(res.Notes, Finding{f.Pos, fmt.Sprintf("%s (%s, %s) does not apply to tag %s: imported as nothing", f.Desc, in.name.Value, in.scope(), opt.Tag)})
 			case opt.SkipUnsupported:
-				res.Skipped = append(res.Skipped, Finding{f.Pos, fmt.Sprintf("%s: filter %q skipped: flowsieve imports only grep filters", f.Desc, in.name.Value)})
+				res.Skipped = append(res.Skipped, Finding{f.Pos, fmt.Sprintf("%s: filter %q skipped: flowsieve imports only grep filters (the filters after it see the records it would have changed as they were)", f.Desc, in.name.Value)})
 			default:
 				return errorf(in.name.Pos, "%s: filter %q is not supported: flowsieve imports only grep filters (--skip-unsupported imports the rest and lists what it skipped)", f.Desc, in.name.Value)
 			}

@@ -213,3 +213,21 @@ func TestMigrationExample(t *testing.T) {
 		t.Errorf("kept %v, dropped by %+v", v.Keep, set.Filters()[max(v.DropRule, 0)])
 	}
 }
+
+// Fluent Bit counts repeated properties case-sensitively but reads them
+// ignoring case: in the operator form "Logical_Op" and "logical_op" are
+// two keys, both pass, and the first in sorted order wins; a classic
+// config lowercases keys, so the same two lines are refused.
+func TestLogicalOpSpellings(t *testing.T) {
+	res, err := Import("f", []byte("- name: grep\n  logical_op: AND\n  Logical_Op: OR\n  regex: [proto udp, proto tcp]\n"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := res.Greps[0]; g.Op != Or || g.OpProp.Pos.Line != 3 {
+		t.Errorf("logical_op %s from line %d, want OR from line 3", g.Op, g.OpProp.Pos.Line)
+	}
+	_, err = Import("f", []byte("[FILTER]\n    Name grep\n    Match flows\n    logical_op AND\n    Logical_Op OR\n    Regex proto udp\n"), Options{})
+	if err == nil || !strings.Contains(err.Error(), "'logical_op' is set 2 times") {
+		t.Errorf("classic: %v", err)
+	}
+}
