@@ -626,7 +626,16 @@ func compileRuby(pat string) (*strMatcher, error) {
 		return nil, err
 	}
 	if !tr.backtrack {
-		return compileRE2("(?m)"+tr.pattern, true)
+		m, err := compileRE2("(?m)"+tr.pattern, true)
+		if err != nil || tr.net == "" {
+			return m, err
+		}
+		if m.alt, err = regexp2.Compile(tr.net, regexp2.Multiline); err != nil {
+			return nil, fmt.Errorf("needs a backtracking engine for some values, and it refused it: %v", err)
+		}
+		m.alt.MatchTimeout = regexp2Timeout
+		m.altNL, m.altNonASCII = tr.caret, tr.boundary
+		return m, nil
 	}
 	re, err := regexp2.Compile(tr.pattern, regexp2.Multiline)
 	if err != nil {

@@ -55,7 +55,8 @@ func isJSONInt(s string) bool {
 
 // appendRubyFloat writes the JSON number text num as Ruby's Float#to_s:
 // the shortest digits that round-trip, in fixed notation when the decimal
-// exponent is in -4 < exp <= 16, else d.ddde+XX; always with a fraction.
+// exponent is in -4 < exp < 16 (0.DIGITS × 10^exp), else d.ddde+XX;
+// always with a fraction. (Checked against Ruby 3.1.)
 func appendRubyFloat(b []byte, num string) []byte {
 	f, err := strconv.ParseFloat(num, 64)
 	if err != nil && !math.IsInf(f, 0) {
@@ -95,7 +96,7 @@ func appendRubyFloat(b []byte, num string) []byte {
 	}
 	decpt := exp + 1 // value = 0.digits × 10^decpt
 	switch {
-	case decpt > 0 && decpt <= 16:
+	case decpt > 0 && decpt <= 15:
 		if decpt >= nd {
 			b = append(b, digits[:nd]...)
 			for i := nd; i < decpt; i++ {

@@ -28,6 +28,15 @@ import (
 type rubyTranslation struct {
 	pattern   string
 	backtrack bool // needs regexp2; pattern is in .NET syntax
+	// caret: the pattern has a ^ line anchor. Ruby's ^ does not match at
+	// the very end of a string that ends with a newline, Go's (?m)^ does.
+	caret bool
+	// boundary: the pattern has \b or \B, which are Unicode-aware in Ruby
+	// and ASCII-only in Go.
+	boundary bool
+	// net is the exact regexp2 form, for the values where Go's differs:
+	// ending with a newline (caret), or not ASCII (boundary).
+	net string
 }
 
 type reTarget uint8
@@ -42,14 +51,20 @@ type needsBacktrack struct{}
 func (needsBacktrack) Error() string { return "needs a backtracking engine" }
 
 func translateRuby(pat string) (rubyTranslation, error) {
-	out, err := translateRubyTo(pat, targetGo)
+	out, caret, boundary, err := translateRubyTo(pat, targetGo)
 	if err == nil {
-		return rubyTranslation{pattern: out}, nil
+		tr := rubyTranslation{pattern: out, caret: caret, boundary: boundary}
+		if caret || boundary {
+			if tr.net, _, _, err = translateRubyTo(pat, targetNET); err != nil {
+				return rubyTranslation{}, err
+			}
+		}
+		return tr, nil
 	}
 	if _, ok := err.(needsBacktrack); !ok {
 		return rubyTranslation{}, err
 	}
-	out, err = translateRubyTo(pat, targetNET)
+	out, _, _, err = translateRubyTo(pat, targetNET)
 	if err != nil {
 		return rubyTranslation{}, err
 	}
@@ -68,14 +83,49 @@ type rubyTranslator struct {
 	i      int
 	out    strings.Builder
 	target reTarget
+	// boundary: a \b or \B outside a class was written.
+	boundary bool
+	// optionGroup: the last item was (?imx) without a body, which Ruby
+	// does not let a quantifier repeat (Go would repeat what came before).
+	optionGroup bool
 }
 
 func (t *rubyTranslator) fail(format string, args ...any) error {
 	return fmt.Errorf("at offset %d: "+format, append([]any{t.i}, args...)...)
 }
 
-func translateRubyTo(pat string, target reTarget) (string, error) {
+func translateRubyTo(pat string, target reTarget) (out string, caret, boundary bool, err error) {
 	t := &rubyTranslator{src: pat, target: target}
+	out, err = t.run()
+	return out, hasCaretAnchor(pat), t.boundary, err
+}
+
+// hasCaretAnchor reports whether pat has a ^ outside bracket expressions.
+func hasCaretAnchor(pat string) bool {
+	inClass := false
+	for i := 0; i < len(pat); i++ {
+		switch c := pat[i]; {
+		case c == '\\':
+			i++
+		case c == '[' && !inClass:
+			inClass = true
+			if i+1 < len(pat) && pat[i+1] == '^' {
+				i++
+			}
+			if i+1 < len(pat) && pat[i+1] == ']' {
+				i++
+			}
+		case c == ']' && inClass:
+			inClass = false
+		case c == '^' && !inClass:
+			return true
+		}
+	}
+	return false
+}
+
+func (t *rubyTranslator) run() (string, error) {
+	pat := t.src
 	if !utf8.ValidString(pat) {
 		return "", fmt.Errorf("pattern is not valid UTF-8")
 	}
@@ -85,7 +135,21 @@ func translateRubyTo(pat string, target reTarget) (string, error) {
 	for t.i < len(t.src) {
 		c := t.src[t.i]
 		quant, lazy := false, false
+		afterOptions := t.optionGroup
+		t.optionGroup = false
+		if afterOptions && (c == '*' || c == '+' || c == '?' || c == '{' && t.isInterval()) {
+			return "", t.fail("target of repeat operator is not specified (a quantifier after an option group)")
+		}
 		switch c {
+		case '^':
+			if t.target == targetNET {
+				// Ruby's ^: the start, or after a newline that is not the
+				// string's last character.
+				t.out.WriteString(`(?:\A|(?<=\n)(?!\z))`)
+			} else {
+				t.out.WriteByte('^')
+			}
+			t.i++
 		case '\\':
 			if err := t.escape(false); err != nil {
 				return "", err
@@ -136,6 +200,13 @@ func translateRubyTo(pat string, target reTarget) (string, error) {
 		lastQuant, lastLazy = quant, lazy
 	}
 	return t.out.String(), nil
+}
+
+func (t *rubyTranslator) isInterval() bool {
+	save := t.i
+	_, ok := t.interval()
+	t.i = save
+	return ok
 }
 
 // interval reads {n}, {n,}, {n,m} or {,m} at t.i; Ruby reads anything else
@@ -263,6 +334,7 @@ func (t *rubyTranslator) group() error {
 	if off.Len() > 0 {
 		flags += "-" + off.String()
 	}
+	t.optionGroup = s[j] == ')'
 	if flags == "" || flags == "-" {
 		// (?) or (?-) : nothing to set.
 		if s[j] == ':' {
@@ -365,12 +437,17 @@ func (t *rubyTranslator) escape(inClass bool) error {
 		t.out.WriteString(`\` + string(c))
 	case 'b':
 		if inClass {
-			t.out.WriteString(`\x08`)
+			t.writeRune(8)
 		} else {
 			t.out.WriteString(`\b`)
+			t.boundary = true
 		}
 	case 'B':
+		if inClass {
+			return t.fail(`\B inside a character class`)
+		}
 		t.out.WriteString(`\B`)
+		t.boundary = true
 	case 'Z':
 		if inClass {
 			return t.fail(`\Z inside a character class`)

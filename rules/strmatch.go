@@ -23,6 +23,12 @@ type strMatcher struct {
 	lineAnchored bool
 	re           *regexp.Regexp
 	re2          *regexp2.Regexp
+	// alt is the exact (regexp2) form of a fluentd pattern, for the values
+	// where RE2 would differ from Ruby: ^ on a value ending with a newline
+	// (altNL), \b or \B on a value that is not ASCII (altNonASCII).
+	alt         *regexp2.Regexp
+	altNL       bool
+	altNonASCII bool
 }
 
 type smKind uint8
@@ -44,6 +50,13 @@ const (
 const regexp2Timeout = 100 * time.Millisecond
 
 func (m *strMatcher) match(s string) int8 {
+	if m.alt != nil && (m.altNL && len(s) > 0 && s[len(s)-1] == '\n' || m.altNonASCII && !isASCII(s)) {
+		ok, err := m.alt.MatchString(s)
+		if err != nil {
+			return resError
+		}
+		return b2r(ok)
+	}
 	if m.lineAnchored && m.kind < smRegexp && strings.IndexByte(s, '\n') >= 0 {
 		return b2r(m.re.MatchString(s))
 	}
@@ -81,6 +94,15 @@ func (m *strMatcher) match(s string) int8 {
 		}
 		return b2r(ok)
 	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func b2r(b bool) int8 {

@@ -303,6 +303,11 @@ func TestRubyRegexDialect(t *testing.T) {
 		{`(?#comment)dev`, "devops", true},
 		{`\e`, "\x1b", true},
 		{`\u00e9`, "é", true},
+		{`^$`, "line1\nline2\n", false}, // Ruby's ^ does not match at the end after a final newline
+		{`^$`, "a\n\n", true},
+		{`\bdev\b`, "x dev", true},
+		{`\bdev\b`, "édev", false}, // \b is Unicode-aware in Ruby: é is a word character
+		{`(?i)x*`, "", true},
 	}
 	for _, tc := range tests {
 		s := importSet(t, "<filter **>\n@type grep\n"+sec("exclude", "v", tc.pattern)+"</filter>\n")
