@@ -170,7 +170,7 @@ func readFilters(file string, data []byte, opt Options, res *Result) ([]Filter, 
 }
 
 // sectionHeader is a classic config section line such as [FILTER].
-var sectionHeader = regexp.MustCompile(`(?m)^\[[^\]\n]*\][ \t\r]*$`)
+var sectionHeader = regexp.MustCompile(`(?m)^\[[A-Za-z0-9_. -]*\]`)
 
 // operatorValue reads a fluent-bit-filters value, reporting what the
 // operator would do with it.

@@ -231,3 +231,27 @@ func TestLogicalOpSpellings(t *testing.T) {
 		t.Errorf("classic: %v", err)
 	}
 }
+
+// Each form is recognised by its content.
+func TestForms(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		form Form
+	}{
+		{"[FILTER] # grep\n    Name grep\n    Match flows\n    Exclude a b\n", FormClassic},
+		{"[{name: grep, exclude: a b}]\n", FormOperator},
+		{"- name: grep\n  exclude: a b\n", FormOperator},
+		{"pipeline:\n  filters:\n    - name: grep\n      match: flows\n      exclude: a b\n", FormYAML},
+		{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fluent-bit-filters}\ndata:\n  flow: |\n    - name: grep\n      exclude: a b\n", FormConfigMap},
+		{`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"fluent-bit-filters"},"data":{"flow":"- name: grep\n  exclude: a b\n"}}`, FormConfigMap},
+	} {
+		res, err := Import("f", []byte(tc.text), Options{})
+		if err != nil {
+			t.Errorf("%q: %v", tc.text, err)
+			continue
+		}
+		if res.Form != tc.form || len(res.Rules) != 1 {
+			t.Errorf("%q: read as %s with %d rules, want %s with 1", tc.text, res.Form, len(res.Rules), tc.form)
+		}
+	}
+}
