@@ -261,6 +261,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 func (p *Pipeline) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	p.joined.Store(true)
+	if len(assigned) == 0 {
+		return
+	}
 	// A partition paused by an earlier owner's back-pressure stays paused
 	// in the client until resumed.
 	cl.ResumeFetchPartitions(assigned)
@@ -282,6 +285,9 @@ func (p *Pipeline) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 }
 
 func (p *Pipeline) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	if len(revoked) == 0 {
+		return
+	}
 	p.stopWorkers(revoked)
 	if err := cl.CommitMarkedOffsets(ctx); err != nil {
 		p.log.Error("committing offsets of revoked partitions", zap.Error(err))
