@@ -41,8 +41,7 @@ func AppendJSONMembers(dst []byte, f *Flow) []byte {
 	if f.format == FormatJSON {
 		for _, o := range f.order {
 			if o < uint32(NumFields) {
-				id := Field(o)
-				dst = appendMember(dst, start, f.memberName(id), &f.vals[id])
+				dst = f.appendField(dst, start, Field(o))
 			} else {
 				m := &f.extra[o-uint32(NumFields)]
 				dst = appendMember(dst, start, m.Key, &m.Value)
@@ -51,9 +50,7 @@ func AppendJSONMembers(dst []byte, f *Flow) []byte {
 		return dst
 	}
 	for _, id := range felixOrder {
-		if f.vals[id].Kind != KindAbsent {
-			dst = appendMember(dst, start, f.memberName(id), &f.vals[id])
-		}
+		dst = f.appendField(dst, start, id)
 	}
 	for i := range f.extra {
 		dst = appendMember(dst, start, f.extra[i].Key, &f.extra[i].Value)
@@ -61,14 +58,32 @@ func AppendJSONMembers(dst []byte, f *Flow) []byte {
 	return dst
 }
 
-func (f *Flow) memberName(id Field) string {
+// memberPrefix is `"name":` for every field, so writing a known member
+// name costs one copy.
+var memberPrefix = func() (t [NumFields]string) {
+	for i := range fields {
+		t[i] = `"` + fields[i].name + `":`
+	}
+	return t
+}()
+
+func (f *Flow) appendField(dst []byte, start int, id Field) []byte {
+	v := &f.vals[id]
+	if v.Kind == KindAbsent {
+		return dst
+	}
+	if len(dst) > start {
+		dst = append(dst, ',')
+	}
 	switch {
 	case id == StartTime && f.alias&aliasStart != 0:
-		return "startTime"
+		dst = append(dst, `"startTime":`...)
 	case id == EndTime && f.alias&aliasEnd != 0:
-		return "endTime"
+		dst = append(dst, `"endTime":`...)
+	default:
+		dst = append(dst, memberPrefix[id]...)
 	}
-	return fields[id].name
+	return appendValue(dst, v)
 }
 
 func appendMember(dst []byte, start int, key string, v *Value) []byte {
