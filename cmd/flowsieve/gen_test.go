@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/flowsieve/flowsieve/codec"
+	"github.com/flowsieve/flowsieve/codec/flowgen"
 )
 
 func runGen(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -95,7 +97,7 @@ func TestGenThreatIPsFile(t *testing.T) {
 	if n := strings.Count(out, " 192.0.2.77 ") + strings.Count(out, " 192.0.2.129 "); n < 50 {
 		t.Errorf("%d flows to the feed's addresses in 1000 at ratio 0.1", n)
 	}
-	if strings.Contains(out, " 198.51.100.23 ") {
+	if strings.Contains(out, " 198.51.100.23 ") || strings.Contains(out, " 203.0.113.66 ") {
 		t.Error("default threat IPs used although a feed was given")
 	}
 }
@@ -189,5 +191,44 @@ func TestGenKafkaUnreachable(t *testing.T) {
 	}
 	if d := time.Since(start); d > 15*time.Second {
 		t.Errorf("gave up after %v, want about 2s", d)
+	}
+}
+
+// The generator's default threat addresses must be in the sample feed, or
+// `make demo` would flag nothing.
+func TestGenDefaultThreatIPsInSampleFeed(t *testing.T) {
+	path := filepath.Join("..", "..", "config", "feeds", "c2-sample.txt")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Skipf("sample feed not there: %v", err)
+	}
+	var prefixes []netip.Prefix
+	for _, line := range strings.Split(string(b), "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		if !strings.Contains(line, "/") {
+			line += "/32"
+			if strings.Contains(line, ":") {
+				line = strings.TrimSuffix(line, "/32") + "/128"
+			}
+		}
+		p, err := netip.ParsePrefix(line)
+		if err != nil {
+			t.Fatalf("%s: %q: %v", path, line, err)
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	for _, a := range flowgen.DefaultThreatIPs {
+		found := false
+		for _, p := range prefixes {
+			found = found || p.Contains(a)
+		}
+		if !found {
+			t.Errorf("default threat IP %v is not in %s", a, path)
+		}
 	}
 }

@@ -27,12 +27,11 @@ var MiningPorts = []int{3333, 4444, 5555, 7777, 14444, 45700}
 
 // DefaultThreatIPs stand in for a threat feed when Options.ThreatIPs is
 // empty: addresses in the documentation ranges 198.51.100.0/24 and
-// 203.0.113.0/24, which never appear in real traffic.
+// 203.0.113.0/24, which never appear in real traffic. All of them are in the
+// sample feed config/feeds/c2-sample.txt, so the sample rules flag them.
 var DefaultThreatIPs = []netip.Addr{
+	netip.MustParseAddr("198.51.100.7"),
 	netip.MustParseAddr("198.51.100.23"),
-	netip.MustParseAddr("198.51.100.77"),
-	netip.MustParseAddr("198.51.100.140"),
-	netip.MustParseAddr("203.0.113.10"),
 	netip.MustParseAddr("203.0.113.66"),
 	netip.MustParseAddr("203.0.113.200"),
 }
