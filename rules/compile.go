@@ -106,6 +106,7 @@ func (c *compiler) cond(n *yaml.Node, positive bool) *node {
 		return nil
 	}
 	lf.positive = positive
+	lf.direct = lf.field < codec.NumFields && len(lf.path) == 0 && !lf.nilKey
 	return &node{op: opLeaf, leaf: lf}
 }
 

@@ -70,6 +70,7 @@ func (n *node) eval(f *codec.Flow, st *evalState) int8 {
 // evalState is per-goroutine scratch, kept in the Verdict.
 type evalState struct {
 	buf         []byte // rendering of values (fluentd's to_s, unescaped JSON strings)
+	tmp         codec.Value
 	witness     *leaf  // the leaf that made a threat rule match, for the Hit
 	witnessAddr netip.Addr
 }
@@ -105,6 +106,7 @@ type leaf struct {
 	mode   valueMode
 	field  codec.Field // NumFields when the value comes from an extra member
 	key    string      // the first accessor key when field == NumFields
+	direct bool        // a known field without a path: the value is f.Get(field)
 	nilKey bool        // the accessor starts with an index ($[0]): always nil
 	path   []pathStep  // record_accessor steps after the first key
 	sm     *strMatcher
@@ -148,22 +150,29 @@ func (l *leaf) noteWitness(st *evalState, a netip.Addr) {
 	}
 }
 
-// value returns the value the leaf tests. err reports a record_accessor
+// value returns the value the leaf tests. bad reports a record_accessor
 // step that Ruby's dig would raise on (digging into a string or number,
-// or indexing an array with a name).
-func (l *leaf) value(f *codec.Flow, st *evalState) (v codec.Value, err bool) {
+// or indexing an array with a name). The pointer is into f, or into st
+// (valid until the next call).
+func (l *leaf) value(f *codec.Flow, st *evalState) (v *codec.Value, bad bool) {
+	if l.direct {
+		return f.Get(l.field), false
+	}
+	st.tmp = codec.Value{}
 	if l.field < codec.NumFields {
-		v = *f.Get(l.field)
+		st.tmp = *f.Get(l.field)
 	} else if l.nilKey {
-		return codec.Value{Kind: codec.KindNull}, false
+		st.tmp.Kind = codec.KindNull
+		return &st.tmp, false
 	} else if x, ok := f.Lookup(l.key); ok {
-		v = x
+		st.tmp = x
 	}
 	if len(l.path) == 0 {
-		return v, false
+		return &st.tmp, false
 	}
-	v, err = dig(v, l.path)
-	return resolveQuoted(v, &st.buf), err
+	st.tmp, bad = dig(st.tmp, l.path)
+	st.tmp = resolveQuoted(st.tmp, &st.buf)
+	return &st.tmp, bad
 }
 
 // valueFluentBit returns the value a Fluent Bit grep rule tests, and
@@ -204,7 +213,7 @@ func (l *leaf) eval(f *codec.Flow, st *evalState) int8 {
 		if bad {
 			return resError
 		}
-		s, ok := rubyToS(v, &st.buf)
+		s, ok := rubyToS(*v, &st.buf)
 		if !ok {
 			return resError
 		}
@@ -311,7 +320,7 @@ func (l *leaf) eval(f *codec.Flow, st *evalState) int8 {
 // matchNative applies a string test under native semantics: strings as
 // they are, numbers and booleans as written; arrays and objects match when
 // any scalar inside them does; null and absent never match.
-func (l *leaf) matchNative(v codec.Value, st *evalState) bool {
+func (l *leaf) matchNative(v *codec.Value, st *evalState) bool {
 	switch v.Kind {
 	case codec.KindString, codec.KindNumber, codec.KindBool:
 		return l.sm.match(v.Str) == resTrue
@@ -332,7 +341,7 @@ func (l *leaf) matchNative(v codec.Value, st *evalState) bool {
 
 // matchAddr tests a value that should hold addresses: a string, or an
 // array of strings (original_source_ips).
-func (l *leaf) matchAddr(v codec.Value, tbl *bart.Lite, st *evalState) (netip.Addr, bool) {
+func (l *leaf) matchAddr(v *codec.Value, tbl *bart.Lite, st *evalState) (netip.Addr, bool) {
 	switch v.Kind {
 	case codec.KindString:
 		if a, err := netip.ParseAddr(v.Str); err == nil && tbl.Contains(a.Unmap()) {

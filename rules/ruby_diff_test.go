@@ -92,7 +92,7 @@ func TestRubyDifferential(t *testing.T) {
 		}
 		var st evalState
 		v, _ := lf.value(&fl, &st)
-		s, _ := rubyToS(v, &st.buf)
+		s, _ := rubyToS(*v, &st.buf)
 		add(`\A`+regexpQuoteRuby(s)+`\z`, calico, key)
 	}
 	// Regex dialect on strings.
