@@ -59,24 +59,10 @@ func fuzzImport(t *testing.T, data []byte) {
 			t.Fatal(err)
 		}
 		set.Judge(&f, &v)
-		if ref := refKeep(t, res.Greps, rec); ref != v.Keep && !engineBugCase(res.Greps, rec) {
+		if ref := refKeep(t, res.Greps, rec); ref != v.Keep {
 			t.Fatalf("record %s: rules keep %v, the reference model of grep.c %v\ninput:\n%s\nrules:\n%s", rec, v.Keep, ref, data, out)
 		}
 	}
-}
-
-// engineBugCase spots the known engine mismatch (a string met below the
-// top level while subkeys remain; see TestFluentBitRuntime) so the fuzzer
-// looks for other ones.
-func engineBugCase(greps []*Grep, rec []byte) bool {
-	for _, g := range greps {
-		for _, r := range g.Rules {
-			if len(r.Acc.Subs) > 1 {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func addSeeds(f *testing.F, forms ...formName) {
