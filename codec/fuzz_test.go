@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -71,10 +72,17 @@ func FuzzDecodeText(f *testing.F) {
 		"-1 007 wep dev a \"k\":\"v\" wep dev b \"a=b\" - - 255 0 65535 0 0 0 out 0 0 0 0 deny",
 		"",
 		"1 2 3",
+		"10.244.7.79",
+		"01.2.3.255",
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if a, ok := parseIPv4(b); ok {
+			if want, err := netip.ParseAddr(string(b)); err != nil || a != want {
+				t.Fatalf("parseIPv4(%q) = %v, netip.ParseAddr = %v, %v", b, a, want, err)
+			}
+		}
 		var fl Flow
 		if err := DecodeText(b, &fl); err != nil {
 			checkSyntaxError(t, b, err, FormatText)

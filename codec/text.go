@@ -228,9 +228,12 @@ func (f *Flow) setColumn(col int, tok []byte, off int) error {
 		}
 		f.put(c.field, Value{Str: s, Int: n, Kind: KindNumber, IsInt: true})
 	case colIP:
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return textError(col, off, "not an IP address: "+quoteToken(tok))
+		a, ok := parseIPv4(tok)
+		if !ok {
+			var err error
+			if a, err = netip.ParseAddr(s); err != nil {
+				return textError(col, off, "not an IP address: "+quoteToken(tok))
+			}
 		}
 		f.put(c.field, Value{Str: s, Kind: KindString})
 		if c.field == SourceIP {
@@ -257,6 +260,37 @@ func (f *Flow) setColumn(col int, tok []byte, off int) error {
 		}
 	}
 	return nil
+}
+
+// parseIPv4 is a fast path for the common dotted quad. Anything else
+// (IPv6, leading zeros, out of range) is left to netip.ParseAddr, which
+// decides what is valid.
+func parseIPv4(b []byte) (netip.Addr, bool) {
+	var ip [4]byte
+	octet, n, digits := 0, 0, 0
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			if digits > 0 && n == 0 { // leading zero
+				return netip.Addr{}, false
+			}
+			n = n*10 + int(c-'0')
+			digits++
+			if n > 255 {
+				return netip.Addr{}, false
+			}
+		case c == '.' && digits > 0 && octet < 3:
+			ip[octet] = byte(n)
+			octet, n, digits = octet+1, 0, 0
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if octet != 3 || digits == 0 {
+		return netip.Addr{}, false
+	}
+	ip[3] = byte(n)
+	return netip.AddrFrom4(ip), true
 }
 
 // parseInt parses an optionally signed decimal integer that fits int64.

@@ -278,3 +278,20 @@ func TestDecodeTextReuseNoAllocs(t *testing.T) {
 		t.Errorf("DecodeText into a reused Flow: %v allocs per record, want 0", allocs)
 	}
 }
+
+func TestParseIPv4AgreesWithNetip(t *testing.T) {
+	for _, s := range []string{
+		"10.0.0.1", "0.0.0.0", "255.255.255.255", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.02.3.4",
+		"0.0.0.00", "1..2.3", ".1.2.3", "1.2.3.", "a.b.c.d", "1.2.3.4 ", "", "::1", "::ffff:1.2.3.4", "999.0.0.0",
+		"192.168.001.1", "1.2.3.-4",
+	} {
+		want, err := netip.ParseAddr(s)
+		got, ok := parseIPv4([]byte(s))
+		if ok && (err != nil || got != want) {
+			t.Errorf("parseIPv4(%q) = %v, netip says %v %v", s, got, want, err)
+		}
+		if !ok && err == nil && want.Is4() {
+			t.Errorf("parseIPv4(%q) refused a valid IPv4 address", s)
+		}
+	}
+}
