@@ -78,7 +78,7 @@ func FuzzDecodeText(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if a, ok := parseIPv4(b); ok {
+		if a, ok := parseIPv4(string(b)); ok {
 			if want, err := netip.ParseAddr(string(b)); err != nil || a != want {
 				t.Fatalf("parseIPv4(%q) = %v, netip.ParseAddr = %v, %v", b, a, want, err)
 			}

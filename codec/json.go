@@ -646,7 +646,9 @@ func (f *Flow) typeField(id Field, b []byte, off int) {
 	case SourceIP, DestIP:
 		var a netip.Addr
 		if v.Kind == KindString {
-			if p, err := netip.ParseAddr(v.Str); err == nil {
+			if p, ok := parseIPv4(v.Str); ok {
+				a = p
+			} else if p, err := netip.ParseAddr(v.Str); err == nil {
 				a = p.Unmap()
 			}
 		}

@@ -228,7 +228,7 @@ func (f *Flow) setColumn(col int, tok []byte, off int) error {
 		}
 		f.put(c.field, Value{Str: s, Int: n, Kind: KindNumber, IsInt: true})
 	case colIP:
-		a, ok := parseIPv4(tok)
+		a, ok := parseIPv4(s)
 		if !ok {
 			var err error
 			if a, err = netip.ParseAddr(s); err != nil {
@@ -265,11 +265,11 @@ func (f *Flow) setColumn(col int, tok []byte, off int) error {
 // parseIPv4 is a fast path for the common dotted quad. Anything else
 // (IPv6, leading zeros, out of range) is left to netip.ParseAddr, which
 // decides what is valid.
-func parseIPv4(b []byte) (netip.Addr, bool) {
+func parseIPv4(b string) (netip.Addr, bool) {
 	var ip [4]byte
 	octet, n, digits := 0, 0, 0
-	for _, c := range b {
-		switch {
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
 		case '0' <= c && c <= '9':
 			if digits > 0 && n == 0 { // leading zero
 				return netip.Addr{}, false

@@ -286,7 +286,7 @@ func TestParseIPv4AgreesWithNetip(t *testing.T) {
 		"192.168.001.1", "1.2.3.-4",
 	} {
 		want, err := netip.ParseAddr(s)
-		got, ok := parseIPv4([]byte(s))
+		got, ok := parseIPv4(s)
 		if ok && (err != nil || got != want) {
 			t.Errorf("parseIPv4(%q) = %v, netip says %v %v", s, got, want, err)
 		}
