@@ -279,19 +279,43 @@ func (im *importer) filter(e *element, n int) string {
 		return ""
 	}
 
-	const ind = "        " // list items under "when: any:"
-	var parts []string
+	// The four checks in fluentd's order; one alone is written without
+	// the enclosing any.
+	type part struct {
+		neg bool
+		op  string
+		xs  []expr
+	}
+	var parts []part
 	if len(regexpAND) > 0 {
-		parts = append(parts, ind+"- not:\n"+block(ind+"    ", "all", regexpAND))
+		parts = append(parts, part{true, "all", regexpAND})
 	}
 	if len(regexpOR) > 0 {
-		parts = append(parts, ind+"- not:\n"+block(ind+"    ", "any", regexpOR))
+		parts = append(parts, part{true, "any", regexpOR})
 	}
 	if len(excludeAND) > 0 {
-		parts = append(parts, ind+"- "+strings.TrimPrefix(block(ind+"  ", "all", excludeAND), ind+"  "))
+		parts = append(parts, part{false, "all", excludeAND})
 	}
 	if len(excludeOR) > 0 {
-		parts = append(parts, ind+"- "+strings.TrimPrefix(block(ind+"  ", "any", excludeOR), ind+"  "))
+		parts = append(parts, part{false, "any", excludeOR})
+	}
+	var when strings.Builder
+	if len(parts) == 1 {
+		p := parts[0]
+		if p.neg {
+			when.WriteString("      not:\n" + block("        ", p.op, p.xs))
+		} else {
+			when.WriteString(block("      ", p.op, p.xs))
+		}
+	} else {
+		when.WriteString("      any:\n")
+		for _, p := range parts {
+			if p.neg {
+				when.WriteString("        - not:\n" + block("            ", p.op, p.xs))
+			} else {
+				when.WriteString("        - " + strings.TrimPrefix(block("          ", p.op, p.xs), "          "))
+			}
+		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "  - name: %s\n", name)
@@ -300,10 +324,7 @@ func (im *importer) filter(e *element, n int) string {
 	fmt.Fprintf(&b, "    source: %s\n", yamlQuote(fmt.Sprintf("%s:%d", im.file, e.line)))
 	fmt.Fprintf(&b, "    description: %s\n", yamlQuote(fmt.Sprintf("<filter %s> @type grep", e.arg)))
 	b.WriteString("    when:\n")
-	b.WriteString("      any:\n")
-	for _, p := range parts {
-		b.WriteString(p)
-	}
+	b.WriteString(when.String())
 	return b.String()
 }
 
