@@ -162,6 +162,7 @@ func TestRefused(t *testing.T) {
 		{"fluentd manifest", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fluentd-filters}\ndata: {flow: x}\n", "import-fluentd"},
 		{"missing key", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fluent-bit-filters}\ndata: {dns: x}\n", `has no key "flow"`},
 		{"nothing known", "hello: world\n", "not a Fluent Bit config"},
+		{"yaml includes", "includes:\n  - filters.yaml\npipeline:\n  inputs: []\n", "f:1: includes: included files are not followed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Import("f", []byte(tc.text), Options{})

@@ -24,6 +24,9 @@ func ParseYAMLConfig(file string, data []byte) ([]Filter, error) {
 	if root == nil {
 		return nil, errorf(Pos{file, doc.Line}, "a Fluent Bit YAML config is a mapping")
 	}
+	if inc, k := lookupNode(root, "includes"); inc != nil {
+		return nil, errorf(Pos{file, k.Line}, "includes: included files are not followed (filters they hold would be missed); inline them, or import each file on its own")
+	}
 	pipeline, _ := lookupNode(root, "pipeline")
 	if pipeline == nil {
 		return nil, errorf(Pos{file, root.Line}, "no pipeline section")
