@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/flowsieve/flowsieve/codec"
 	"github.com/flowsieve/flowsieve/codec/flowgen"
@@ -41,11 +43,34 @@ func realFelix(b *testing.B) (recs [][]byte, avg int) {
 	return recs, total / len(recs)
 }
 
+// cpuTimer reports the thread CPU time per op (cpu-ns/op) next to the wall
+// time, which on a shared machine also counts other processes.
+type cpuTimer struct {
+	b     *testing.B
+	start time.Duration
+	ok    bool
+}
+
+func startCPU(b *testing.B) cpuTimer {
+	runtime.LockOSThread()
+	start, ok := threadCPU()
+	return cpuTimer{b: b, start: start, ok: ok}
+}
+
+func (t cpuTimer) stop() {
+	end, ok := threadCPU()
+	runtime.UnlockOSThread()
+	if t.ok && ok && t.b.N > 0 {
+		t.b.ReportMetric(float64(end-t.start)/float64(t.b.N), "cpu-ns/op")
+	}
+}
+
 func benchDecode(b *testing.B, recs [][]byte, avg int, decode func([]byte, *codec.Flow) error) {
 	b.ReportAllocs()
 	b.SetBytes(int64(avg))
 	var f codec.Flow
 	i := 0
+	cpu := startCPU(b)
 	for b.Loop() {
 		if err := decode(recs[i], &f); err != nil {
 			b.Fatal(err)
@@ -54,6 +79,7 @@ func benchDecode(b *testing.B, recs [][]byte, avg int, decode func([]byte, *code
 			i = 0
 		}
 	}
+	cpu.stop()
 }
 
 func BenchmarkDecodeText(b *testing.B) {
@@ -96,12 +122,14 @@ func benchEncode(b *testing.B, recs [][]byte, avg int) {
 	b.SetBytes(int64(avg))
 	buf := make([]byte, 0, 4096)
 	i := 0
+	cpu := startCPU(b)
 	for b.Loop() {
 		buf = codec.AppendJSON(buf[:0], &flows[i])
 		if i++; i == len(flows) {
 			i = 0
 		}
 	}
+	cpu.stop()
 }
 
 func BenchmarkAppendJSON(b *testing.B) {
