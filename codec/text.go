@@ -109,13 +109,16 @@ func DecodeText(b []byte, f *Flow) error {
 			hi |= v // may include the next column's bytes: only costs a check
 			if m := (v - 0x2121212121212121) & ^v & 0x8080808080808080; m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
-				break
+				goto found
 			}
 			i += 8
 		}
-		for i < len(b) && !isBlank(b[i]) {
-			hi |= uint64(b[i])
-			i++
+	found:
+		if i >= len(b) || b[i] != ' ' { // the end of the line, or not a plain space
+			for i < len(b) && !isBlank(b[i]) {
+				hi |= uint64(b[i])
+				i++
+			}
 		}
 		tok := b[start:i]
 		if hi&0x8080808080808080 != 0 && !utf8.Valid(tok) {
@@ -150,8 +153,12 @@ func DecodeText(b []byte, f *Flow) error {
 			}
 		}
 	next:
-		for i < len(b) && isBlank(b[i]) {
-			i++
+		if i+1 < len(b) && b[i] == ' ' && b[i+1] > ' ' {
+			i++ // one space, the usual separator
+		} else {
+			for i < len(b) && isBlank(b[i]) {
+				i++
+			}
 		}
 	}
 	if i < len(b) {
