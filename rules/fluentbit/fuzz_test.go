@@ -116,3 +116,78 @@ func FuzzYAML(f *testing.F) {
 		fuzzImport(t, data)
 	})
 }
+
+// FuzzSemantics builds grep filters from the fuzzer's bytes (logical_op,
+// rule kinds, keys and patterns from small sets that reach every code
+// path), writes them in one of the three forms, imports them and checks
+// the rules engine against the reference model of grep.c on records of
+// every shape.
+func FuzzSemantics(f *testing.F) {
+	f.Add([]byte{0, 2, 1, 0, 0, 1, 3, 5, 1})
+	f.Add([]byte{1, 3, 0, 1, 2, 2, 1, 3, 0, 4, 4})
+	f.Add([]byte{2, 1, 2, 0, 7, 6, 1, 6, 8})
+	keys := []string{"a", "log", "$a['b']", "$a['b'][0]", "$a[0]", "source_namespace", "dest_port", "$a.b", "$a['b']['c']"}
+	pats := []string{"x", "^x", "x$", "^$", "y|x", "x*", "/X/i", "[xy]", ".", "/^x.y$/m", "^(?!x)", "(x)\\1"}
+	ops := []string{"", "AND", "OR"}
+	records := [][]byte{
+		[]byte(`{"a":"x","log":"y","source_namespace":"x","dest_port":53}`),
+		[]byte(`{"a":{"b":["x","y"]},"log":"x\ny"}`),
+		[]byte(`{"a":{"b":"x"},"log":"",  "source_namespace":"X"}`),
+		[]byte(`{"a":["x"],"log":1,"dest_port":"x"}`),
+		[]byte(`{"a":{"b":{"c":"xx"}},"log":null,"source_namespace":""}`),
+		[]byte(`{"a":"y","log":"yx","a.b":"x"}`),
+		[]byte(`{}`),
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 3 {
+			return
+		}
+		form := forms[int(data[0])%len(forms)]
+		var filters [][]prop
+		for i := 1; i+1 < len(data) && len(filters) < 3; {
+			op := ops[int(data[i])%len(ops)]
+			n := 1 + int(data[i+1])%4
+			i += 2
+			fl := []prop{{"name", "grep"}, {"match", "*"}}
+			if op != "" {
+				fl = append(fl, prop{"logical_op", op})
+			}
+			for ; n > 0 && i+2 < len(data); n-- {
+				kind := "regex"
+				if data[i]%2 == 1 {
+					kind = "exclude"
+				}
+				fl = append(fl, prop{kind, keys[int(data[i+1])%len(keys)] + " " + pats[int(data[i+2])%len(pats)]})
+				i += 3
+			}
+			filters = append(filters, fl)
+		}
+		text := render(form, filters...)
+		res, err := Import("f", []byte(text), Options{Tag: "test"})
+		if err != nil {
+			if strings.Contains(err.Error(), "Both 'regex' and 'exclude'") || strings.Contains(err.Error(), "behaviour is undefined") {
+				return
+			}
+			t.Fatalf("import: %v\n%s", err, text)
+		}
+		out, err := res.RuleFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := rules.Load(out, "imported.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fl codec.Flow
+		var v rules.Verdict
+		for _, rec := range records {
+			if err := codec.Decode(rec, &fl); err != nil {
+				t.Fatal(err)
+			}
+			set.Judge(&fl, &v)
+			if ref := refKeep(t, res.Greps, rec); ref != v.Keep {
+				t.Fatalf("record %s: rules keep %v, the reference model of grep.c %v\ninput:\n%s\nrules:\n%s", rec, v.Keep, ref, text, out)
+			}
+		}
+	})
+}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dlclark/regexp2"
+
 	"github.com/flowsieve/flowsieve/codec"
 	"github.com/flowsieve/flowsieve/rules"
 )
@@ -147,11 +149,20 @@ func refFilter(t *testing.T, g *Grep, m map[string]any) bool {
 		if !ok {
 			return false
 		}
-		re, err := regexp.Compile("(?m)" + strings.Replace(r.Pat.Ruby, "(?m", "(?s", 1))
+		pat := strings.Replace(r.Pat.Ruby, "(?m", "(?s", 1)
+		if re, err := regexp.Compile("(?m)" + pat); err == nil {
+			return re.MatchString(s)
+		}
+		// Look-around and back-references: a backtracking engine.
+		re, err := regexp2.Compile(pat, regexp2.Multiline)
 		if err != nil {
 			t.Fatalf("test pattern %q: %v", r.Pat.Ruby, err)
 		}
-		return re.MatchString(s)
+		matched, err := re.MatchString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return matched
 	}
 	if g.Op == Legacy {
 		for _, r := range g.Rules {
