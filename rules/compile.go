@@ -107,7 +107,7 @@ func (c *compiler) cond(n *yaml.Node, positive bool) *node {
 	}
 	lf.positive = positive
 	lf.direct = lf.field < codec.NumFields && len(lf.path) == 0 && !lf.nilKey
-	return &node{op: opLeaf, leaf: lf}
+	return &node{op: opLeaf, leaf: *lf}
 }
 
 // leaf compiles field/key plus one test.
@@ -635,7 +635,7 @@ func compileRuby(pat string) (*strMatcher, error) {
 			return nil, fmt.Errorf("needs a backtracking engine for some values, and it refused it: %v", err)
 		}
 		m.alt.MatchTimeout = regexp2Timeout
-		m.altNL, m.altNonASCII = tr.caret, tr.boundary
+		m.altNL, m.altNonASCII, m.guarded = tr.caret, tr.boundary, true
 		return m, nil
 	}
 	re, err := regexp2.Compile(tr.pattern, regexp2.Multiline)

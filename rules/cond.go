@@ -34,7 +34,7 @@ const (
 type node struct {
 	op   nodeOp
 	kids []*node
-	leaf *leaf
+	leaf leaf // opLeaf; inline, one pointer less to follow per test
 }
 
 func (n *node) eval(f *codec.Flow, st *evalState) int8 {

@@ -37,6 +37,10 @@ func rubyToS(v codec.Value, buf *[]byte) (string, bool) {
 		*buf = b
 		return viewString(b), true
 	case codec.KindArray, codec.KindObject:
+		if b, ok := appendRubyInspectPlain((*buf)[:0], v.Str); ok {
+			*buf = b
+			return viewString(b), true
+		}
 		b, _, ok := appendRubyInspect((*buf)[:0], v.Str, 0)
 		*buf = b
 		return viewString(b), ok
@@ -132,6 +136,52 @@ func appendRubyFloat(b []byte, num string) []byte {
 		b = append(b, '0')
 	}
 	return strconv.AppendInt(b, int64(x), 10)
+}
+
+// appendRubyInspectPlain is appendRubyInspect in one pass for the common
+// case, Calico's labels and policies: strings of printable ASCII without
+// escapes, integers, booleans, null. It gives up (ok false) on anything
+// else, and the general version renders it.
+func appendRubyInspectPlain(b []byte, s string) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ' ', '\t', '\n', '\r':
+		case '{', '}', '[', ']':
+			b = append(b, c)
+		case ':':
+			b = append(b, '=', '>')
+		case ',':
+			b = append(b, ',', ' ')
+		case '"':
+			j := i + 1
+			for ; j < len(s) && s[j] != '"'; j++ {
+				if c := s[j]; c < 0x20 || c > 0x7e || c == '\\' || c == '#' {
+					return b, false
+				}
+			}
+			if j >= len(s) {
+				return b, false
+			}
+			b = append(b, s[i:j+1]...)
+			i = j
+		case 't', 'f':
+			e := valueEnd(s, i)
+			b = append(b, s[i:e]...)
+			i = e - 1
+		case 'n':
+			b = append(b, "nil"...)
+			i += 3
+		default:
+			e := valueEnd(s, i)
+			tok := s[i:e]
+			if !isJSONInt(tok) || tok == "-0" {
+				return b, false
+			}
+			b = append(b, tok...)
+			i = e - 1
+		}
+	}
+	return b, true
 }
 
 // appendRubyInspect writes the JSON value at the start of s as Ruby's

@@ -29,6 +29,14 @@ type strMatcher struct {
 	alt         *regexp2.Regexp
 	altNL       bool
 	altNonASCII bool
+	// guarded: one of the checks above applies (lineAnchored fast path or
+	// alt), so the common matchers skip them with one test.
+	guarded bool
+	// pre is a literal every match starts with; preStart says the match
+	// must also start the string. The regex only runs on strings that
+	// pass this cheap test.
+	pre      string
+	preStart bool
 }
 
 type smKind uint8
@@ -50,15 +58,17 @@ const (
 const regexp2Timeout = 100 * time.Millisecond
 
 func (m *strMatcher) match(s string) int8 {
-	if m.alt != nil && (m.altNL && len(s) > 0 && s[len(s)-1] == '\n' || m.altNonASCII && !isASCII(s)) {
-		ok, err := m.alt.MatchString(s)
-		if err != nil {
-			return resError
+	if m.guarded {
+		if m.alt != nil && (m.altNL && len(s) > 0 && s[len(s)-1] == '\n' || m.altNonASCII && !isASCII(s)) {
+			ok, err := m.alt.MatchString(s)
+			if err != nil {
+				return resError
+			}
+			return b2r(ok)
 		}
-		return b2r(ok)
-	}
-	if m.lineAnchored && m.kind < smRegexp && strings.IndexByte(s, '\n') >= 0 {
-		return b2r(m.re.MatchString(s))
+		if m.lineAnchored && m.kind < smRegexp && strings.IndexByte(s, '\n') >= 0 {
+			return b2r(m.re.MatchString(s))
+		}
 	}
 	switch m.kind {
 	case smEqual:
@@ -86,6 +96,13 @@ func (m *strMatcher) match(s string) int8 {
 	case smAlways:
 		return resTrue
 	case smRegexp:
+		if m.preStart {
+			if !strings.HasPrefix(s, m.pre) {
+				return resFalse
+			}
+		} else if m.pre != "" && !strings.Contains(s, m.pre) {
+			return resFalse
+		}
 		return b2r(m.re.MatchString(s))
 	default:
 		ok, err := m.re2.MatchString(s)
@@ -120,12 +137,16 @@ func compileRE2(pattern string, lineAnchored bool) (*strMatcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &strMatcher{kind: smRegexp, re: re, lineAnchored: lineAnchored}
+	m := &strMatcher{kind: smRegexp, re: re, lineAnchored: lineAnchored, guarded: lineAnchored}
 	parsed, err := syntax.Parse(pattern, syntax.Perl)
 	if err != nil {
 		return m, nil //nolint:nilerr // regexp.Compile accepted it; no fast path then
 	}
-	fastPath(m, parsed.Simplify())
+	simple := parsed.Simplify()
+	fastPath(m, simple)
+	if m.kind == smRegexp {
+		m.pre, m.preStart = requiredPrefix(simple)
+	}
 	return m, nil
 }
 
@@ -193,6 +214,38 @@ func fastPath(m *strMatcher, re *syntax.Regexp) {
 			m.kind = smContainsAny
 		}
 	}
+}
+
+// requiredPrefix returns a literal that every match starts with, and
+// whether the match must start at the beginning of the text.
+func requiredPrefix(re *syntax.Regexp) (string, bool) {
+	for re.Op == syntax.OpCapture {
+		re = re.Sub[0]
+	}
+	if re.Op != syntax.OpConcat || len(re.Sub) == 0 {
+		if lit, ok := literal(re); ok {
+			return lit, false
+		}
+		return "", false
+	}
+	subs := re.Sub
+	start := false
+	if subs[0].Op == syntax.OpBeginText {
+		start, subs = true, subs[1:]
+	} else if subs[0].Op == syntax.OpBeginLine {
+		subs = subs[1:] // line start: the literal is somewhere in the text
+	}
+	if len(subs) == 0 {
+		return "", false
+	}
+	first := subs[0]
+	for first.Op == syntax.OpCapture {
+		first = first.Sub[0]
+	}
+	if lit, ok := literal(first); ok && lit != "" {
+		return lit, start
+	}
+	return "", false
 }
 
 func literal(re *syntax.Regexp) (string, bool) {
