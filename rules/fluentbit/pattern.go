@@ -150,8 +150,36 @@ func classEnd(s string, i int) (int, error) {
 // (after the inline options Go shares with Ruby). A pattern it cannot is
 // run by the rules engine on a backtracking engine, or refused.
 func re2Runs(ruby string) bool {
-	_, err := regexp.Compile(strings.Replace(ruby, "(?m", "(?s", 1))
+	_, err := regexp.Compile(strings.Replace(goEscapes(ruby), "(?m", "(?s", 1))
 	return err == nil
+}
+
+// goEscapes rewrites the Ruby escapes that have a plain RE2 spelling
+// (\h, \H, \e, \uHHHH), so that only what RE2 truly lacks makes
+// re2Runs report false.
+func goEscapes(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch c := s[i+1]; {
+		case c == 'h':
+			b.WriteString(`[0-9a-fA-F]`)
+		case c == 'H':
+			b.WriteString(`[^0-9a-fA-F]`)
+		case c == 'e':
+			b.WriteString(`\x1B`)
+		case c == 'u' && i+6 <= len(s):
+			b.WriteString(`\x{` + s[i+2:i+6] + `}`)
+			i += 4
+		default:
+			b.WriteString(s[i : i+2])
+		}
+		i++
+	}
+	return b.String()
 }
 
 // rubyMatcher runs a match_regex against a tag at import time. Tags are
