@@ -146,6 +146,7 @@ func (e *env) waitProgress(group string, timeout time.Duration) map[int32]int64 
 // TestKillAndRestart: a flowsieve process killed with SIGKILL mid-stream
 // and started again loses nothing: every input's outputs are present.
 func TestKillAndRestart(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 4)
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, e.addr, "killed", writeRules(t, dir, testRules))
@@ -172,6 +173,7 @@ func TestKillAndRestart(t *testing.T) {
 // the committed offset has its outputs, and no record at or past it does
 // (nothing was produced that a restart would produce again).
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 4)
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, e.addr, "graceful", writeRules(t, dir, testRules))
@@ -194,8 +196,8 @@ func TestGracefulShutdown(t *testing.T) {
 	// Offsets in the raw topic are each partition's seq: every record
 	// was written in order by one producer.
 	outputs := map[string]int{}
-	for _, topic := range []string{keptTopic, threatsTopic, invalidTopic} {
-		for _, r := range e.readAll(topic) {
+	for _, recs := range e.readTopics(keptTopic, threatsTopic, invalidTopic) {
+		for _, r := range recs {
 			outputs[string(r.Key)]++
 		}
 	}
@@ -229,6 +231,7 @@ func TestGracefulShutdown(t *testing.T) {
 // TestStartupErrors: bad config and unreachable brokers stop flowsieve
 // with a clear message and a non-zero exit, in bounded time.
 func TestStartupErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	rulesFile := writeRules(t, dir, testRules)
 	bad := filepath.Join(dir, "bad.yaml")

@@ -11,6 +11,7 @@ import (
 // each land in exactly the right topics with the right content and order,
 // and the group's committed offsets end at the input's end.
 func TestCorrectness(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		opts []pipelineOpt

@@ -16,6 +16,7 @@ import (
 // outputs, so the pipeline is checked against a client other than
 // franz-go.
 func TestKcatInterop(t *testing.T) {
+	t.Parallel()
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
 		t.Skip("kcat not installed (apt-get install kcat; .ci/run does)")

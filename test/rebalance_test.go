@@ -10,6 +10,7 @@ import (
 // TestRebalance: a consumer group of flowsieve members; a third joins and
 // one leaves while records flow. Nothing is lost.
 func TestRebalance(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 6)
 	rulesFile := writeRules(t, t.TempDir(), testRules)
 	ins := makeInputs("r", 4000, e.parts, map[int32]int{})
