@@ -38,6 +38,9 @@ func (res *Result) lint(g *Grep, opt Options) {
 		} else if id, _ := codec.FieldByName(r.Acc.Key); len(r.Acc.Subs) > 0 && (id.Type() == codec.TypeString || id.Type() == codec.TypeIP) {
 			warn(r.Prop.Pos, "%s: %s holds a string in Calico flow logs; Fluent Bit ignores the subkeys and matches the whole string", r.Text(), r.Acc.Key)
 		}
+		if w := r.Pat.Written; w != "" && (isSpace(w[0]) || isSpace(w[len(w)-1])) && !strings.Contains(r.Pat.Flags, "x") {
+			warn(r.Prop.Pos, "%s: the pattern %q begins or ends with white space, which Fluent Bit keeps (the key ends at the first space; the rest is the pattern, verbatim)", r.Text(), w)
+		}
 		if !re2Runs(r.Pat.Ruby) {
 			warn(r.Prop.Pos, "%s: pattern %q uses Onigmo features RE2 cannot run (look-around, back-references, ...); flowsieve runs it on its backtracking engine, which is slower", r.Text(), r.Pat.Body)
 		}
