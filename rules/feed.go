@@ -65,7 +65,9 @@ func readFeed(name, path string, h io.Writer) (*feed, error) {
 			}
 			b = bytes.TrimSpace(b)
 			if len(b) > 0 {
-				p, perr := parseFeedEntry(string(b))
+				// netip's parsers keep nothing of their input: a view
+				// of the read buffer saves a copy per line.
+				p, perr := parseFeedEntry(viewString(b))
 				if perr != nil {
 					if len(errs) < maxFeedErrors {
 						errs = append(errs, fmt.Errorf("%s:%d: feed %q: %v", path, line, name, perr))
