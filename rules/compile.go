@@ -144,9 +144,11 @@ func (c *compiler) leaf(n *yaml.Node, f map[string]*yaml.Node) *leaf {
 		if first.isIdx {
 			// Ruby's Hash#[] with an Integer on a JSON record: always nil.
 			lf.nilKey = true
-		} else if id, known := codec.FieldByName(first.key); known {
+		} else if id, known := codec.FieldByName(first.key); known && id != codec.StartTime && id != codec.EndTime {
 			lf.field = id
 		} else {
+			// start_time/end_time go through Lookup: a record may spell
+			// them startTime/endTime, and a key names the spelling.
 			lf.key = first.key
 		}
 		lf.path = steps[1:]

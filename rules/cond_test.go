@@ -273,3 +273,24 @@ filters:
 		t.Errorf("Judge allocates %v times per flow", n)
 	}
 }
+
+func TestKeyNamesTheSpelling(t *testing.T) {
+	// felix once wrote startTime; field: start_time is the Calico field
+	// whatever the spelling, key: names the record's own key (as fluentd).
+	rec := `{"startTime":1528842551,"dest_port":53}`
+	for _, tc := range []struct {
+		cond string
+		want bool
+	}{
+		{`{field: start_time, equals: 1528842551}`, true},
+		{`{key: start_time, equals: 1528842551}`, false},
+		{`{key: startTime, equals: 1528842551}`, true},
+	} {
+		s := loadRules(t, oneFilter(tc.cond), nil)
+		var v Verdict
+		s.Judge(decode(t, rec), &v)
+		if got := !v.Keep; got != tc.want {
+			t.Errorf("%s: matched %v, want %v", tc.cond, got, tc.want)
+		}
+	}
+}
