@@ -71,7 +71,7 @@ func (n *node) eval(f *codec.Flow, st *evalState) int8 {
 type evalState struct {
 	buf         []byte // rendering of values (fluentd's to_s, unescaped JSON strings)
 	tmp         codec.Value
-	witness     *leaf  // the leaf that made a threat rule match, for the Hit
+	witness     *leaf // the leaf that made a threat rule match, for the Hit
 	witnessAddr netip.Addr
 }
 
