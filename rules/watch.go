@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,13 +143,23 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 	defer fw.Close()
 	watched := map[string]bool{}
+	names := map[string]bool{} // base names whose events matter
 	sync := func() {
 		w.mu.Lock()
-		want := map[string]bool{}
-		for _, f := range append(append([]string(nil), w.cur.Load().Files()...), w.tried...) {
-			want[filepath.Dir(f)] = true
-		}
+		files := append(append([]string(nil), w.cur.Load().Files()...), w.tried...)
 		w.mu.Unlock()
+		want := map[string]bool{}
+		clear(names)
+		for _, f := range files {
+			want[filepath.Dir(f)] = true
+			names[filepath.Base(f)] = true
+			// A file that is a symlink to somewhere else: watch where it
+			// points too, so writes there are seen.
+			if r, err := filepath.EvalSymlinks(f); err == nil && r != f {
+				want[filepath.Dir(r)] = true
+				names[filepath.Base(r)] = true
+			}
+		}
 		for d := range want {
 			if !watched[d] {
 				if err := fw.Add(d); err != nil {
@@ -165,6 +176,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 		}
 	}
+	// relevant: an event on one of the files, or on kubelet's ..data
+	// machinery; other files sharing the directories are ignored.
+	relevant := func(name string) bool {
+		base := filepath.Base(name)
+		return names[base] || strings.HasPrefix(base, "..")
+	}
 	sync()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -177,7 +194,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			if ev.Op == fsnotify.Chmod {
+			if ev.Op == fsnotify.Chmod || !relevant(ev.Name) {
 				continue
 			}
 			timer.Reset(w.opts.Debounce)

@@ -351,3 +351,17 @@ func TestWatcherConcurrentReloads(t *testing.T) {
 		t.Error("nothing judged")
 	}
 }
+
+func TestWatcherSymlinkElsewhere(t *testing.T) {
+	real := t.TempDir()
+	link := t.TempDir()
+	write(t, filepath.Join(real, "rules.yaml"), rulesDropDev)
+	if err := os.Symlink(filepath.Join(real, "rules.yaml"), filepath.Join(link, "rules.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	h := startWatcher(t, filepath.Join(link, "rules.yaml"))
+	// Unrelated files in the watched directories change nothing.
+	write(t, filepath.Join(real, "notes.txt"), "x")
+	write(t, filepath.Join(real, "rules.yaml"), rulesKeepAll)
+	h.waitFor("the write through the symlink's target", func() bool { return !h.drops(textRec) })
+}
