@@ -129,7 +129,11 @@ func (in *instance) appliesTo(tag string) bool {
 func (in *instance) scope() string {
 	var parts []string
 	if in.match != nil {
-		parts = append(parts, "match "+in.match.Value)
+		m := "match " + in.match.Value
+		if in.match.Origin != "" {
+			m += " (added by the operator)"
+		}
+		parts = append(parts, m)
 	}
 	if in.matchRegex != nil {
 		parts = append(parts, "match_regex "+in.matchRegex.Value)

@@ -175,7 +175,13 @@ var sectionHeader = regexp.MustCompile(`(?m)^\[[A-Za-z0-9_. -]*\]`)
 // operatorValue reads a fluent-bit-filters value, reporting what the
 // operator would do with it.
 func operatorValue(text string, opt Options, res *Result, line func(int) Pos) ([]Filter, error) {
-	filters, skip, err := ParseOperatorList(text, opt.Key, opt.Tag, line)
+	// The operator scopes a filter without match to its key's tag, whatever
+	// tag the records being judged carry.
+	keyTag := OperatorKeys[opt.Key]
+	if keyTag == "" {
+		keyTag = opt.Tag
+	}
+	filters, skip, err := ParseOperatorList(text, opt.Key, keyTag, line)
 	if err != nil {
 		return nil, err
 	}

@@ -86,6 +86,7 @@ func TestFluentBitRuntime(t *testing.T) {
 		wantKept int                         // the count Fluent Bit's test asserts, -1 if none
 		err      string                      // a configuration Fluent Bit refuses
 		errForms []formName                  // the forms err is for, when not all
+		tag      string                      // the records\' tag, "test" (as in Fluent Bit\'s tests) when empty
 	}{
 		{name: "regex", filters: [][]prop{{{"Name", "grep"}, {"match", "*"}, {"Regex", "val 1"}}},
 			records: valRecords(), want: valHas1, wantKept: -1},
@@ -174,7 +175,7 @@ func TestFluentBitRuntime(t *testing.T) {
 		{name: "no match; the operator adds one",
 			filters: [][]prop{{{"name", "grep"}, {"exclude", "log deprecated"}}},
 			err:     "NO match rule", errForms: []formName{classic, yamlConf},
-			records: logRecords(), want: odd, wantKept: 256},
+			records: logRecords(), want: odd, wantKept: 256, tag: "flows"},
 		{name: "logical_op twice",
 			filters: [][]prop{{{"name", "grep"}, {"match", "*"}, {"exclude", "log x"}, {"logical_op", "AND"}, {"logical_op", "OR"}}},
 			err:     "'logical_op' is set 2 times"},
@@ -183,6 +184,9 @@ func TestFluentBitRuntime(t *testing.T) {
 			t.Run(tc.name+"/"+string(form), func(t *testing.T) {
 				text := render(form, tc.filters...)
 				opt := Options{Tag: "test"}
+				if tc.tag != "" {
+					opt.Tag = tc.tag
+				}
 				if tc.err != "" && (tc.errForms == nil || slices.Contains(tc.errForms, form)) {
 					_, err := Import("filters", []byte(text), opt)
 					if err == nil || !strings.Contains(err.Error(), tc.err) {
