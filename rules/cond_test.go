@@ -294,3 +294,12 @@ func TestKeyNamesTheSpelling(t *testing.T) {
 		}
 	}
 }
+
+func TestThreatReasonFallback(t *testing.T) {
+	s := loadRules(t, "threats:\n  - {name: not-allowed, severity: low, when: {not: {field: action, equals: allow}}}\n", nil)
+	var v Verdict
+	s.Judge(decode(t, jsonRec), &v)
+	if len(v.Threats) != 1 || v.Threats[0].Reason != "the condition of not-allowed holds" || v.Threats[0].Field != codec.NumFields {
+		t.Errorf("hits %+v", v.Threats)
+	}
+}

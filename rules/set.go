@@ -120,6 +120,9 @@ func (s *Set) Judge(f *codec.Flow, v *Verdict) {
 					h.Reason = w.reason
 				}
 			}
+			if h.Reason == "" {
+				h.Reason = t.fallback
+			}
 			v.Threats = append(v.Threats, h)
 		}
 	}
@@ -177,6 +180,7 @@ type filterRule struct {
 }
 
 type threatRule struct {
-	reason string // the rule's description, if it has one
-	cond   *node
+	reason   string // the rule's description, if it has one
+	fallback string // when neither a description nor a matching test explains the hit
+	cond     *node
 }
