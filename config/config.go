@@ -20,6 +20,23 @@ type Config struct {
 	Metrics  Metrics
 	Log      Log
 	Embedded Embedded
+	// Delivery is at_least_once or exactly_once (Kafka transactions).
+	Delivery    string
+	Transaction Transaction
+}
+
+// Transaction tunes exactly-once delivery: each transaction holds the
+// outputs of up to MaxRecords input records polled within Interval, and
+// commits them with the input offsets.
+type Transaction struct {
+	// ID is the transactional id; "" derives a unique one per process.
+	// A stable id per instance (a pod name) lets a restarted instance
+	// abort its predecessor's open transaction at once instead of after
+	// Timeout.
+	ID         string
+	Timeout    time.Duration
+	MaxRecords int
+	Interval   time.Duration
 }
 
 // Kafka is how to reach the cluster. An empty Brokers list means "start the
@@ -106,6 +123,10 @@ type Embedded struct {
 	Partitions     int
 	Retention      time.Duration
 	RetentionBytes int64 // per partition; -1 = unbounded
+	// TLSCertFile and TLSKeyFile make the embedded broker serve TLS, for
+	// local trials of a secured setup (clients use kafka.tls).
+	TLSCertFile string
+	TLSKeyFile  string
 }
 
 // UseEmbedded reports whether the embedded broker is to be started.

@@ -75,6 +75,8 @@ var expectedErrors = []struct {
 	{"bad_regex.bad.yaml", []string{"input.topic_regex: error parsing regexp"}},
 	{"bad_level.bad.yaml", []string{`log.level: "verbose" is not one of`}},
 	{"not_yaml.bad.yaml", []string{"reading config file testdata/not_yaml.bad.yaml"}},
+	{"bad_delivery.bad.yaml", []string{`delivery: "at_most_once" is not at_least_once or exactly_once`,
+		"transaction.max_records: must be at least 1", "transaction.interval: must be between 0 and transaction.timeout"}},
 }
 
 func TestBadFiles(t *testing.T) {

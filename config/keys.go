@@ -46,6 +46,8 @@ func Default() Config {
 			Retention:      24 * time.Hour,
 			RetentionBytes: 1 << 30,
 		},
+		Delivery:    "at_least_once",
+		Transaction: Transaction{Timeout: 30 * time.Second, MaxRecords: 10000, Interval: 100 * time.Millisecond},
 	}
 }
 
@@ -134,6 +136,21 @@ var keys = []key{
 		field: func(c *Config) any { return &c.Embedded.Retention }},
 	{name: "embedded.retention_bytes", usage: "bytes the embedded broker keeps per partition; -1 unbounded",
 		field: func(c *Config) any { return &c.Embedded.RetentionBytes }},
+	{name: "embedded.tls_cert_file", usage: "PEM certificate the embedded broker serves TLS with (with embedded.tls_key_file)",
+		field: func(c *Config) any { return &c.Embedded.TLSCertFile }},
+	{name: "embedded.tls_key_file", usage: "PEM key of embedded.tls_cert_file",
+		field: func(c *Config) any { return &c.Embedded.TLSKeyFile }},
+
+	{name: "delivery", usage: "at_least_once, or exactly_once (Kafka transactions; readers use isolation.level=read_committed)",
+		field: func(c *Config) any { return &c.Delivery }},
+	{name: "transaction.id", usage: "exactly_once: transactional id; empty derives a unique one per process (a stable one per instance speeds recovery after a crash)",
+		field: func(c *Config) any { return &c.Transaction.ID }},
+	{name: "transaction.timeout", usage: "exactly_once: the broker aborts a transaction left open this long (a crashed member's outputs stay invisible until then)",
+		field: func(c *Config) any { return &c.Transaction.Timeout }},
+	{name: "transaction.max_records", usage: "exactly_once: most input records per transaction",
+		field: func(c *Config) any { return &c.Transaction.MaxRecords }},
+	{name: "transaction.interval", usage: "exactly_once: longest time a transaction gathers records before it commits",
+		field: func(c *Config) any { return &c.Transaction.Interval }},
 }
 
 var keysByName = func() map[string]*key {

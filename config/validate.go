@@ -163,6 +163,28 @@ func (c *Config) validate() []error {
 	if e.Retention < time.Minute {
 		bad("embedded.retention", "must be at least 1m, got %s", e.Retention)
 	}
+	if (e.TLSCertFile == "") != (e.TLSKeyFile == "") {
+		bad("embedded.tls_cert_file", "embedded.tls_cert_file and embedded.tls_key_file go together")
+	}
+	if e.TLSCertFile != "" && !c.Kafka.TLS.Enabled {
+		bad("kafka.tls.enabled", "the embedded broker serves TLS (embedded.tls_cert_file) but kafka.tls.enabled is false")
+	}
+
+	switch c.Delivery {
+	case "at_least_once", "exactly_once":
+	default:
+		bad("delivery", "%q is not at_least_once or exactly_once", c.Delivery)
+	}
+	tx := c.Transaction
+	if tx.Timeout < time.Second || tx.Timeout > 15*time.Minute {
+		bad("transaction.timeout", "must be between 1s and 15m (the brokers' usual limit), got %s", tx.Timeout)
+	}
+	if tx.MaxRecords < 1 {
+		bad("transaction.max_records", "must be at least 1, got %d", tx.MaxRecords)
+	}
+	if tx.Interval < 0 || tx.Interval >= tx.Timeout {
+		bad("transaction.interval", "must be between 0 and transaction.timeout (%s), got %s", tx.Timeout, tx.Interval)
+	}
 	if e.RetentionBytes != -1 && e.RetentionBytes < 1<<20 {
 		bad("embedded.retention_bytes", "must be -1 (unbounded) or at least 1048576, got %d", e.RetentionBytes)
 	}

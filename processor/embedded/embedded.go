@@ -10,6 +10,7 @@
 package embedded
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -39,6 +40,18 @@ type Config struct {
 	// SyncWrites fsyncs every batch: slower, but a host crash loses
 	// nothing acknowledged. A process crash loses nothing either way.
 	SyncWrites bool
+	// TLS, when set, makes the broker accept only TLS connections.
+	TLS *tls.Config
+	// Users, when any, turn SASL on: every client must authenticate as
+	// one of them. They are superusers (no ACLs).
+	Users []User
+}
+
+// User is a SASL user of the embedded broker.
+type User struct {
+	Mechanism string // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+	Name      string
+	Password  string
 }
 
 // Broker is a running embedded broker.
@@ -75,6 +88,15 @@ func Start(cfg Config) (*Broker, error) {
 		kfake.BrokerConfigs(map[string]string{
 			"log.cleaner.backoff.ms": strconv.FormatInt(cleanerInterval.Milliseconds(), 10),
 		}),
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, kfake.TLS(cfg.TLS))
+	}
+	if len(cfg.Users) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range cfg.Users {
+			opts = append(opts, kfake.Superuser(u.Mechanism, u.Name, u.Password))
+		}
 	}
 	if cfg.DataDir != "" {
 		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
