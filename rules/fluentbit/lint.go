@@ -35,7 +35,13 @@ func (res *Result) lint(g *Grep, opt Options) {
 			warn(r.Prop.Pos, "%s never matches: %s, and Fluent Bit's grep matches only string values; %s", r.Text(), why, consequence(g, r))
 		} else if _, known := codec.FieldByName(r.Acc.Key); !known {
 			warn(r.Prop.Pos, "%s: %s is not a field of Calico flow logs; unless the records carry it, it never matches and %s", r.Text(), r.Acc.Key, consequence(g, r))
-		} else if id, _ := codec.FieldByName(r.Acc.Key); len(r.Acc.Subs) > 0 && (id.Type() == codec.TypeString || id.Type() == codec.TypeIP) {
+		} else if id, _ := codec.FieldByName(r.Acc.Key); id.Type() == codec.TypeIP && len(r.Acc.Subs) == 0 {
+			what := "so this rule drops those flows"
+			if r.Kind == Exclude {
+				what = "so this rule never drops those flows"
+			}
+			warn(r.Prop.Pos, "%s: %s is null in aggregated flow logs, and null never matches; %s", r.Text(), r.Acc.Key, what)
+		} else if len(r.Acc.Subs) > 0 && (id.Type() == codec.TypeString || id.Type() == codec.TypeIP) {
 			warn(r.Prop.Pos, "%s: %s holds a string in Calico flow logs; Fluent Bit ignores the subkeys and matches the whole string", r.Text(), r.Acc.Key)
 		}
 		if w := r.Pat.Written; w != "" && (isSpace(w[0]) || isSpace(w[len(w)-1])) && !strings.Contains(r.Pat.Flags, "x") {
