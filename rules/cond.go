@@ -235,11 +235,23 @@ func (l *leaf) eval(f *codec.Flow, st *evalState) int8 {
 		}
 		return resFalse
 	case kString:
-		v, bad := l.value(f, st)
-		if bad {
-			return resFalse
+		var v *codec.Value
+		if l.direct {
+			v = f.Get(l.field)
+		} else {
+			var bad bool
+			if v, bad = l.value(f, st); bad {
+				return resFalse
+			}
 		}
-		if l.matchNative(v, st) {
+		var ok bool
+		switch v.Kind {
+		case codec.KindString, codec.KindNumber, codec.KindBool:
+			ok = l.sm.match(v.Str) == resTrue
+		case codec.KindArray, codec.KindObject:
+			ok = l.matchNative(v, st)
+		}
+		if ok {
 			l.noteWitness(st, netip.Addr{})
 			return resTrue
 		}
