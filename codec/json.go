@@ -191,11 +191,19 @@ func (d *jsonDecoder) record() error {
 					f.alias |= e.alias
 					f.set |= 1 << id
 				}
-				if err := d.readValue(v); err != nil {
-					return err
-				}
-				if typed[id] {
-					f.typeField(id, d.b, start)
+				if (id == SourceLabels || id == DestLabels) && d.i < len(d.b) && d.b[d.i] == '{' {
+					// Checked and split in one pass.
+					if err := d.readLabels(id); err != nil {
+						return err
+					}
+					*v = Value{Str: bstr(d.b[start:d.i]), Kind: KindObject}
+				} else {
+					if err := d.readValue(v); err != nil {
+						return err
+					}
+					if typed[id] {
+						f.typeField(id, d.b, start)
+					}
 				}
 			} else {
 				var v Value
@@ -454,16 +462,14 @@ func (d *jsonDecoder) readNumber() (Value, error) {
 	if b[j] == '0' {
 		j++
 	} else {
-		for j < len(b) && '0' <= b[j] && b[j] <= '9' {
-			if u > (1<<64-1)/10 {
-				overflow = true
-			}
+		// Up to 19 digits cannot overflow a uint64; more cannot be an
+		// int64 anyway.
+		d0 := j
+		for j < len(b) && b[j]-'0' <= 9 {
 			u = u*10 + uint64(b[j]-'0')
 			j++
 		}
-		if j-start > 20 {
-			overflow = true
-		}
+		overflow = j-d0 > 19
 	}
 	isInt := true
 	if j < len(b) && b[j] == '.' {
@@ -677,6 +683,98 @@ func (f *Flow) typeField(id Field, b []byte, off int) {
 				v.Int = n
 			}
 		}
+	}
+}
+
+// readLabels reads the object at d.i, checking it as skipComposite does,
+// and stores the entries of its "labels" member (Calico's
+// {"labels":["k=v",...]}) as the labels of id. Entries that are not strings
+// are passed over; when "labels" appears twice the last one wins.
+func (d *jsonDecoder) readLabels(id Field) error {
+	f := d.f
+	labels := f.srcLabels[:0]
+	if id == DestLabels {
+		labels = f.dstLabels[:0]
+	}
+	labels, err := d.readLabelsObject(labels)
+	if id == DestLabels {
+		f.dstLabels = labels
+	} else {
+		f.srcLabels = labels
+	}
+	return err
+}
+
+func (d *jsonDecoder) readLabelsObject(labels []Label) ([]Label, error) {
+	d.i++ // '{'
+	d.skipWS()
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+		return labels, nil
+	}
+	for {
+		if d.i >= len(d.b) || d.b[d.i] != '"' {
+			return labels, d.unexpected("a member name")
+		}
+		key, err := d.readString()
+		if err != nil {
+			return labels, err
+		}
+		d.skipWS()
+		if d.i >= len(d.b) || d.b[d.i] != ':' {
+			return labels, d.unexpected("':' after the member name")
+		}
+		d.i++
+		d.skipWS()
+		if key != "labels" {
+			if err := d.skipValue(0); err != nil {
+				return labels, err
+			}
+		} else if labels = labels[:0]; d.i >= len(d.b) || d.b[d.i] != '[' {
+			if err := d.skipValue(0); err != nil {
+				return labels, err
+			}
+		} else {
+			d.i++
+			d.skipWS()
+			if d.i < len(d.b) && d.b[d.i] == ']' {
+				d.i++
+			} else {
+				for {
+					if d.i < len(d.b) && d.b[d.i] == '"' {
+						s, err := d.readString()
+						if err != nil {
+							return labels, err
+						}
+						labels = append(labels, labelFromEntry(s))
+					} else if err := d.skipValue(1); err != nil {
+						return labels, err
+					}
+					d.skipWS()
+					if d.i < len(d.b) && d.b[d.i] == ',' {
+						d.i++
+						d.skipWS()
+						continue
+					}
+					if d.i < len(d.b) && d.b[d.i] == ']' {
+						d.i++
+						break
+					}
+					return labels, d.unexpected("',' or ']'")
+				}
+			}
+		}
+		d.skipWS()
+		if d.i < len(d.b) && d.b[d.i] == ',' {
+			d.i++
+			d.skipWS()
+			continue
+		}
+		if d.i < len(d.b) && d.b[d.i] == '}' {
+			d.i++
+			return labels, nil
+		}
+		return labels, d.unexpected("',' or '}'")
 	}
 }
 

@@ -22,6 +22,12 @@ func TestDecodeJSONFields(t *testing.T) {
 			wantValue(t, f.Get(Action), Value{Str: "true", Kind: KindBool})
 			wantValue(t, f.Get(DestIP), Value{})
 		}},
+		{"integer limits", `{"bytes_in":9223372036854775807,"bytes_out":18446744073709551619,"packets_in":-9223372036854775809,"packets_out":18446744073709551615}`, func(t *testing.T, f *Flow) {
+			wantValue(t, f.Get(BytesIn), Value{Str: "9223372036854775807", Int: 9223372036854775807, Kind: KindNumber, IsInt: true})
+			wantValue(t, f.Get(BytesOut), Value{Str: "18446744073709551619", Kind: KindNumber})
+			wantValue(t, f.Get(PacketsIn), Value{Str: "-9223372036854775809", Kind: KindNumber})
+			wantValue(t, f.Get(PacketsOut), Value{Str: "18446744073709551615", Kind: KindNumber})
+		}},
 		{"big and negative numbers", `{"bytes_in":-9223372036854775808,"bytes_out":9223372036854775808,"packets_in":1e3,"packets_out":-0}`, func(t *testing.T, f *Flow) {
 			wantValue(t, f.Get(BytesIn), Value{Str: "-9223372036854775808", Int: -9223372036854775808, Kind: KindNumber, IsInt: true})
 			wantValue(t, f.Get(BytesOut), Value{Str: "9223372036854775808", Kind: KindNumber})
@@ -200,6 +206,12 @@ func TestDecodeJSONErrors(t *testing.T) {
 		{"not an object", `["a"]`, 0, "'{'"},
 		{"unclosed nested", `{"a":{"b":[1,2}}`, 14, "']'"},
 		{"too deep", `{"a":` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `}`, 5 + 512, "nesting"},
+		{"too deep in labels", `{"source_labels":{"x":` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `}}`, 22 + 511, "nesting"},
+		{"labels: truncated", `{"source_labels":{"labels":["a=b"`, 33, "',' or ']'"},
+		{"labels: bad entry", `{"source_labels":{"labels":["a=b",x]}}`, 34, "value"},
+		{"labels: missing colon", `{"dest_labels":{"labels" ["a=b"]}}`, 25, "':'"},
+		{"labels: bad escape", `{"dest_labels":{"labels":["a\qb"]}}`, 28, "invalid escape"},
+		{"labels: trailing comma", `{"dest_labels":{"labels":["a=b"],}}`, 33, "member name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
