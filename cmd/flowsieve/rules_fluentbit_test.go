@@ -85,3 +85,42 @@ func TestRulesImportFluentBitErrors(t *testing.T) {
 		t.Errorf("no argument: exit %d", code)
 	}
 }
+
+// The README's migration path on the real felix records: import the
+// example ConfigMap, then flowsieve filter keeps what Fluent Bit kept
+// (every TCP flow; the DNS flows go, dropped by the proto rule).
+func TestMigrationPathOnRealRecords(t *testing.T) {
+	real := filepath.Join("..", "..", "..", "shared", "calico-real", "flows-example-felix.jsonl")
+	data, err := os.ReadFile(real)
+	if err != nil {
+		t.Fatalf("real Calico records: %v", err)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "rules.yaml")
+	var stdout, stderr bytes.Buffer
+	manifest := filepath.Join("..", "..", "rules", "fluentbit", "testdata", "migration-example.yaml")
+	if code := rulesImportFluentBit([]string{"-o", out, manifest}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("import: %s", stderr.String())
+	}
+	stderr.Reset()
+	if code := filterCmd(t.Context(), []string{"--rules", out, "--progress", "never", real}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("filter: exit %d: %s", code, stderr.String())
+	}
+	var tcp, total int
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		total++
+		if strings.Contains(l, `"proto":"tcp"`) {
+			tcp++
+		}
+	}
+	kept := strings.Count(stdout.String(), "\n")
+	if kept != tcp || tcp == total {
+		t.Errorf("kept %d of %d records, want the %d TCP ones", kept, total, tcp)
+	}
+	if !strings.Contains(stderr.String(), "fluent-bit-2-regex-proto") {
+		t.Errorf("summary does not name the dropping rule:\n%s", stderr.String())
+	}
+}
