@@ -232,3 +232,26 @@ func TestGenDefaultThreatIPsInSampleFeed(t *testing.T) {
 		}
 	}
 }
+
+// --count 0 runs until the context ends (SIGINT/SIGTERM in main), then
+// flushes what it wrote and exits 0.
+func TestGenUntilInterrupted(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var out, errb bytes.Buffer
+	start := time.Now()
+	code := genCmd(ctx, []string{"--count", "0", "--rate", "1000/s"}, &out, &errb)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("stopped %v after the context ended", d)
+	}
+	n := strings.Count(out.String(), "\n")
+	if n < 50 || n > 600 {
+		t.Errorf("%d records in 0.3 s at 1000/s", n)
+	}
+	if !strings.HasSuffix(out.String(), "\n") {
+		t.Error("last record cut short")
+	}
+}
