@@ -64,7 +64,8 @@
 // valid until the input bytes are modified or the Flow is decoded into
 // again. A Flow is meant to be reused, one per goroutine; decoding a text
 // record into a reused Flow does not allocate, nor does a JSON record once
-// the Flow's buffers have grown to the record's size.
+// the Flow's buffers have grown to the record's size (an IPv6 address
+// with a zone, fe80::1%eth0, is the exception: netip allocates its zone).
 //
 // # Text records
 //
