@@ -662,3 +662,20 @@ func CheckAccessor(key string) (int, error) {
 	steps, err := parseAccessor(key)
 	return len(steps), err
 }
+
+// MatchFluentdPattern matches s against a Ruby pattern with its Ruby
+// meaning (for importers that need a pattern outside a rule, such as
+// fluentd's /regex/ tag patterns).
+func MatchFluentdPattern(src, s string) (bool, error) {
+	m, err := compileRuby(src)
+	if err != nil {
+		return false, err
+	}
+	switch m.match(s) {
+	case resTrue:
+		return true, nil
+	case resError:
+		return false, fmt.Errorf("pattern %q timed out", src)
+	}
+	return false, nil
+}

@@ -20,7 +20,7 @@ const rulesUsageText = `usage: flowsieve rules <command> [flags]
 commands:
   check FILE...                      validate rule files and their feeds (exit 0 or 1)
   explain --rules FILE RECORD|-      show how each rule judges one record (or each line of stdin)
-  import-fluentd [-o OUT] FILE|-     turn fluentd <filter> @type grep sections into a rule file
+  import-fluentd [-o OUT] FILE|-     turn fluentd <filter> @type grep sections into a rule file (--tag flows)
   import-fluent-bit [-o OUT] FILE|-  turn Fluent Bit grep filters (fluent-bit-filters ConfigMap, ...) into a rule file
 `
 
@@ -259,8 +259,9 @@ func rulesImportFluentd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "write the rule file here instead of stdout")
 	key := fs.String("key", "flow", "the fluentd-filters ConfigMap key to import, when FILE is the manifest")
+	tag := fs.String("tag", "", "the fluentd tag of the records; <filter> sections whose pattern does not match it are left out (default: flows, or dns with --key dns)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: flowsieve rules import-fluentd [-o OUT] [--key KEY] FILE|-\n\n"+
+		fmt.Fprintln(stderr, "usage: flowsieve rules import-fluentd [-o OUT] [--key KEY] [--tag TAG] FILE|-\n\n"+
 			"Turns fluentd <filter> @type grep sections (Calico's filters/flow file) into a rule\n"+
 			"file whose rules judge records exactly as fluentd did (compat: fluentd).")
 		fs.PrintDefaults()
@@ -291,7 +292,13 @@ func rulesImportFluentd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "flowsieve rules import-fluentd: %v\n", err)
 		return exitFailure
 	}
-	res, err := fluentd.Import(data, name)
+	if *tag == "" {
+		*tag = "flows"
+		if *key == "dns" {
+			*tag = "dns"
+		}
+	}
+	res, err := fluentd.ImportWith(data, name, fluentd.Options{Tag: *tag})
 	if err != nil {
 		fmt.Fprintln(stderr, "flowsieve rules import-fluentd: cannot import:")
 		for _, e := range rules.Errors(err) {

@@ -123,3 +123,15 @@ func TestRulesImportFluentd(t *testing.T) {
 		t.Errorf("exit %d, stderr %s", code, errOut)
 	}
 }
+
+func TestRulesImportFluentdTag(t *testing.T) {
+	conf := "<filter dns>\n  @type grep\n  <exclude>\n    key qname\n    pattern /\\.cluster\\.local$/\n  </exclude>\n</filter>\n"
+	code, out, errOut := runRules(t, conf, "import-fluentd", "-")
+	if code != exitOK || strings.Contains(out, "- name:") || !strings.Contains(errOut, `does not apply to tag "flows"`) {
+		t.Errorf("default tag: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runRules(t, conf, "import-fluentd", "--tag", "dns", "-")
+	if code != exitOK || !strings.Contains(out, `{key: "qname", regex: "\\.cluster\\.local$"}`) {
+		t.Errorf("--tag dns: exit %d\n%s\n%s", code, out, errOut)
+	}
+}

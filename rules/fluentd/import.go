@@ -43,17 +43,33 @@ type Result struct {
 	Warnings []string // things fluentd ignores that the user should know about
 }
 
+// Options steer an import.
+type Options struct {
+	// Tag is the fluentd tag flow logs carry in Calico's fluentd ("flows",
+	// the default): a <filter PATTERN> whose pattern does not match it
+	// never sees flow logs, and is left out (with a note).
+	Tag string
+}
+
 // Import converts fluentd config text holding <filter> sections of @type
-// grep. name is the file name used in messages and in each rule's source.
-// Anything it cannot import exactly is an error naming the line; all such
-// errors are returned (errors.Join).
+// grep, for records tagged "flows". name is the file name used in messages
+// and in each rule's source. Anything it cannot import exactly is an error
+// naming the line; all such errors are returned (errors.Join).
 func Import(data []byte, name string) (*Result, error) {
+	return ImportWith(data, name, Options{})
+}
+
+// ImportWith is Import with options.
+func ImportWith(data []byte, name string, opt Options) (*Result, error) {
+	if opt.Tag == "" {
+		opt.Tag = "flows"
+	}
 	base := filepath.Base(name)
 	root, err := parse(data, base)
 	if err != nil {
 		return nil, err
 	}
-	im := &importer{file: base, names: map[string]bool{}}
+	im := &importer{file: base, names: map[string]bool{}, tag: opt.Tag}
 	res := &Result{}
 	var rulesOut []string
 	for _, p := range root.params {
@@ -97,6 +113,7 @@ func Import(data []byte, name string) (*Result, error) {
 }
 
 type importer struct {
+	tag      string
 	file     string
 	errs     []error
 	warnings []string
@@ -128,6 +145,16 @@ func (im *importer) filter(e *element, n int) string {
 	typ, ok := e.get("@type")
 	if !ok {
 		im.errorf(e.line, "<filter %s> has no @type; only @type grep can be imported", e.arg)
+		return ""
+	}
+	applies, err := filterApplies(e.arg, im.tag)
+	if err != nil {
+		im.errorf(e.line, "<filter %s>: %v", e.arg, err)
+		return ""
+	}
+	if !applies {
+		im.warnf(e.line, "<filter %s> does not apply to tag %q: not imported", e.arg, im.tag)
+		im.comments = append(im.comments, fmt.Sprintf("# %s:%d: <filter %s> does not apply to tag %q (fluentd never runs it on these records); not imported.\n", im.file, e.line, e.arg, im.tag))
 		return ""
 	}
 	if typ.value != "grep" {
