@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -156,18 +157,14 @@ func TestQueriesUseExportedMetrics(t *testing.T) {
 
 	// The rules of the Kubernetes ConfigMap: they have a filter, threat
 	// rules and a feed, and belong to this package (the sample rules in
-	// config/ may change under other tests' feet).
+	// config/ may change under other tests' feet). They are laid out as
+	// the kubelet lays out a ConfigMap volume, and changed as it changes
+	// one, so the test also shows that a ConfigMap update reaches the
+	// running process.
 	rulesDir := filepath.Join(dir, "rules")
-	if err := os.Mkdir(rulesDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, content := range m.configMaps["flowsieve-rules"].Data {
-		if err := os.WriteFile(filepath.Join(rulesDir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cmData := m.configMaps["flowsieve-rules"].Data
+	writeConfigMapVolume(t, rulesDir, cmData)
 	rulesFile := filepath.Join(rulesDir, "rules.yaml")
-	goodRules, _ := os.ReadFile(rulesFile)
 
 	broker, metricsAddr := freeAddr(t), freeAddr(t)
 	cfgFile := filepath.Join(repoRoot, "config", "flowsieve.yaml")
@@ -262,11 +259,27 @@ func TestQueriesUseExportedMetrics(t *testing.T) {
 			fams["flowsieve_processing_latency_seconds"].GetMetric() != nil, nil
 	})
 
-	// A rules change that does not load: the reload fails, the metric the
-	// FlowsieveRulesReloadFailing alert reads says so.
-	if err := os.WriteFile(rulesFile, []byte("filters: [ {name: broken\n"), 0o644); err != nil {
+	versionOf := func(fams map[string]*dto.MetricFamily) string {
+		for _, m := range fams["flowsieve_rules_version_info"].GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "version" {
+					return lp.GetValue()
+				}
+			}
+		}
+		return ""
+	}
+	fams, err := scrape(metricsURL)
+	if err != nil {
 		t.Fatal(err)
 	}
+	firstVersion := versionOf(fams)
+
+	// A ConfigMap update whose rules do not load: the reload fails, and
+	// the metric the FlowsieveRulesReloadFailing alert reads says so.
+	broken := maps.Clone(cmData)
+	broken["rules.yaml"] = "filters: [ {name: broken\n"
+	writeConfigMapVolume(t, rulesDir, broken)
 	waitFor(t, ctx, "a failed reload on /metrics", func() (bool, error) {
 		fams, err := scrape(metricsURL)
 		if err != nil {
@@ -275,20 +288,20 @@ func TestQueriesUseExportedMetrics(t *testing.T) {
 		v, ok := gaugeValue(fams, "flowsieve_rules_last_reload_successful")
 		return ok && v == 0 && counterValue(fams, "flowsieve_rules_reloads_total", map[string]string{"result": "failure"}) > 0, nil
 	})
-	// Repaired with a new comment, so the content (and version) differs
+
+	// Repaired, with a new comment so the content (and version) differs
 	// from the rules still serving: the watcher skips a reload to the
 	// version in force without reporting it.
-	if err := os.WriteFile(rulesFile, append(goodRules, "\n# repaired\n"...), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var fams map[string]*dto.MetricFamily
+	repaired := maps.Clone(cmData)
+	repaired["rules.yaml"] += "\n# repaired\n"
+	writeConfigMapVolume(t, rulesDir, repaired)
 	waitFor(t, ctx, "the repaired rules to reload", func() (bool, error) {
 		fams, err = scrape(metricsURL)
 		if err != nil {
 			return false, err
 		}
 		v, ok := gaugeValue(fams, "flowsieve_rules_last_reload_successful")
-		return ok && v == 1, nil
+		return ok && v == 1 && versionOf(fams) != firstVersion, nil
 	})
 
 	have := exported(fams)
@@ -305,6 +318,48 @@ func TestQueriesUseExportedMetrics(t *testing.T) {
 			if !slices.Contains(lbls, l) && !slices.Contains(targetLabels, l) {
 				t.Errorf("%s: %s has no label %q (it has %v)", u.where, u.metric, l, lbls)
 			}
+		}
+	}
+}
+
+// writeConfigMapVolume writes data into dir the way the kubelet updates a
+// ConfigMap volume: the files go to a new hidden directory, the "..data"
+// symlink is replaced by rename to point at it, each key is a symlink
+// through "..data", and the previous directory is removed.
+func writeConfigMapVolume(t *testing.T, dir string, data map[string]string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := os.Readlink(filepath.Join(dir, "..data"))
+	ts := ".." + time.Now().UTC().Format("2006_01_02_15_04_05.000000000")
+	if err := os.Mkdir(filepath.Join(dir, ts), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range data {
+		if err := os.WriteFile(filepath.Join(dir, ts, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmp := filepath.Join(dir, "..data_tmp")
+	if err := os.Symlink(ts, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	for name := range data {
+		link := filepath.Join(dir, name)
+		if _, err := os.Lstat(link); err == nil {
+			continue
+		}
+		if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if old != "" {
+		if err := os.RemoveAll(filepath.Join(dir, old)); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
