@@ -57,6 +57,15 @@ type Config struct {
 	// KeptTopic as it came. The benchmark's baseline; Rules may be nil.
 	Copy bool
 
+	// ExactlyOnce runs consume-transform-produce in Kafka transactions
+	// (transact.go): outputs and input offsets commit together. The
+	// knobs below apply to it only; zero values take the defaults.
+	ExactlyOnce        bool
+	TransactionalID    string        // default: unique per process
+	TransactionTimeout time.Duration // default 30s
+	TxnMaxRecords      int           // input records per transaction, default 10000
+	TxnInterval        time.Duration // longest a transaction gathers records, default 100ms
+
 	// CommitInterval is how often acknowledged offsets are committed
 	// (default 1s); revokes and shutdown commit at once regardless.
 	CommitInterval time.Duration

@@ -39,6 +39,9 @@ type Pipeline struct {
 	// partition's order in every output.
 	outParts  map[string]int32
 	producedC map[string]prometheus.Counter
+	// txn is set in exactly-once mode: consumer and producer are then
+	// one transactional client (see transact.go).
+	txn *transactor
 
 	mu      sync.Mutex // guards workers for readers outside the poll loop
 	workers map[topicPartition]*worker
@@ -71,6 +74,12 @@ func New(cfg Config) (*Pipeline, error) {
 		log:     cfg.Logger,
 		m:       cfg.Metrics,
 		workers: make(map[topicPartition]*worker),
+	}
+	if cfg.ExactlyOnce {
+		if err := p.newTransact(); err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
 
 	codec, _ := compressionCodec(cfg.Compression)
@@ -199,6 +208,9 @@ func (p *Pipeline) Metrics() *Metrics { return p.m }
 // Run consumes until ctx is cancelled, then stops taking records, waits for
 // in-flight produces, commits, and leaves the group. It closes both clients.
 func (p *Pipeline) Run(ctx context.Context) error {
+	if p.txn != nil {
+		return p.runTransact(ctx)
+	}
 	p.running.Store(true)
 	defer p.running.Store(false)
 	var wg sync.WaitGroup

@@ -30,6 +30,8 @@ type genParams struct {
 	brokers        []string
 	topic          string
 	connectTimeout time.Duration
+	// clientOpts carry TLS and SASL when `run --demo` generates.
+	clientOpts []kgo.Opt
 }
 
 func genUsage(fs *flag.FlagSet) func() {
@@ -263,14 +265,14 @@ func genStdout(ctx context.Context, g *flowgen.Generator, p genParams, stdout io
 }
 
 func genKafka(ctx context.Context, g *flowgen.Generator, p genParams) (int64, error) {
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(p.brokers...),
 		kgo.DefaultProduceTopic(p.topic),
 		kgo.ClientID("flowsieve-gen"),
-		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.RecordDeliveryTimeout(max(p.connectTimeout, 30*time.Second)),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // with idempotence, franz-go's default
-	)
+	}, p.clientOpts...)...)
 	if err != nil {
 		return 0, fmt.Errorf("kafka client: %w", err)
 	}

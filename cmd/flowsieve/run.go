@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -9,8 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +20,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/flowsieve/flowsieve/codec"
+	"github.com/flowsieve/flowsieve/codec/flowgen"
 	"github.com/flowsieve/flowsieve/config"
 	"github.com/flowsieve/flowsieve/processor"
 	"github.com/flowsieve/flowsieve/processor/embedded"
@@ -129,6 +130,11 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 		BatchMaxBytes:      cfg.Output.BatchMaxBytes,
 		MaxInflightRecords: cfg.Input.MaxInflightRecords,
 		MaxInflightBytes:   cfg.Input.MaxInflightBytes,
+		ExactlyOnce:        cfg.Delivery == "exactly_once",
+		TransactionalID:    cfg.Transaction.ID,
+		TransactionTimeout: cfg.Transaction.Timeout,
+		TxnMaxRecords:      cfg.Transaction.MaxRecords,
+		TxnInterval:        cfg.Transaction.Interval,
 		Rules:              watcher.Current,
 		SummaryInterval:    cfg.Metrics.SummaryInterval,
 		StartTimeout:       cfg.Kafka.ConnectTimeout,
@@ -181,7 +187,7 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 			return errors.New("--demo needs input.topics (not a regex) to know where to write")
 		}
 		go func() {
-			if err := runDemo(ctx, brokers, cfg.Input.Topics[0], p.demoRate, log.Named("demo")); err != nil && ctx.Err() == nil {
+			if err := runDemo(ctx, brokers, clientOpts, cfg.Input.Topics[0], p.demoRate, log.Named("demo")); err != nil && ctx.Err() == nil {
 				log.Error("demo generator stopped", zap.Error(err))
 			}
 		}()
@@ -193,6 +199,24 @@ func startEmbedded(cfg *config.Config, log *zap.Logger) (*embedded.Broker, error
 	e := cfg.Embedded
 	topics := append([]string{}, cfg.Input.Topics...)
 	topics = append(topics, cfg.Output.KeptTopic, cfg.Output.ThreatsTopic, cfg.Output.InvalidTopic)
+	// For local trials of a secured setup the broker serves TLS with its
+	// own certificate and knows the one SASL user the clients log in as.
+	var tlsCfg *tls.Config
+	if e.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(e.TLSCertFile, e.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("embedded.tls_cert_file/tls_key_file: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	var users []embedded.User
+	if s := cfg.Kafka.SASL; s.Mechanism != "" {
+		pw, err := security(cfg.Kafka).SASLPassword()
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, embedded.User{Mechanism: s.Mechanism, Name: s.Username, Password: pw})
+	}
 	b, err := embedded.Start(embedded.Config{
 		Listen:         e.Listen,
 		DataDir:        e.DataDir,
@@ -200,6 +224,8 @@ func startEmbedded(cfg *config.Config, log *zap.Logger) (*embedded.Broker, error
 		Partitions:     e.Partitions,
 		Retention:      e.Retention,
 		RetentionBytes: e.RetentionBytes,
+		TLS:            tlsCfg,
+		Users:          users,
 	})
 	if err != nil {
 		return nil, err
@@ -212,16 +238,19 @@ func startEmbedded(cfg *config.Config, log *zap.Logger) (*embedded.Broker, error
 	return b, nil
 }
 
-// kafkaClientOpts turns the connection settings into client options, the
-// one place TLS and SASL will plug in.
+// kafkaClientOpts turns the connection settings into client options (TLS,
+// SASL) that every Kafka client of the process takes.
 func kafkaClientOpts(k config.Kafka) ([]kgo.Opt, error) {
-	if k.TLS.Enabled {
-		return nil, errors.New("kafka.tls: TLS is not implemented yet in this build")
+	return processor.SecurityOpts(security(k))
+}
+
+func security(k config.Kafka) processor.Security {
+	return processor.Security{
+		TLS: k.TLS.Enabled, CA: k.TLS.CAFile, Cert: k.TLS.CertFile, Key: k.TLS.KeyFile,
+		ServerName: k.TLS.ServerName, InsecureSkipVerify: k.TLS.InsecureSkipVerify,
+		Mechanism: k.SASL.Mechanism, Username: k.SASL.Username,
+		Password: k.SASL.Password, PasswordFile: k.SASL.PasswordFile,
 	}
-	if k.SASL.Mechanism != "" {
-		return nil, errors.New("kafka.sasl: SASL is not implemented yet in this build")
-	}
-	return nil, nil
 }
 
 // newLogger builds the zap logger: JSON in production, console when
@@ -257,12 +286,13 @@ func newLogger(c config.Log, w io.Writer) (*zap.Logger, error) {
 
 // runDemo writes synthetic flow logs to topic at rate records/s until ctx
 // ends, through `flowsieve gen`.
-func runDemo(ctx context.Context, brokers []string, topic string, rate int, log *zap.Logger) error {
+func runDemo(ctx context.Context, brokers []string, clientOpts []kgo.Opt, topic string, rate int, log *zap.Logger) error {
 	log.Info("demo: generating synthetic flow logs", zap.String("topic", topic), zap.Int("records_per_sec", rate))
-	var errs strings.Builder
-	args := []string{"--brokers", strings.Join(brokers, ","), "--topic", topic, "--rate", strconv.Itoa(rate), "--count", "0"}
-	if code := genCmd(ctx, args, io.Discard, &errs); code != exitOK && ctx.Err() == nil {
-		return fmt.Errorf("flowsieve gen exited with %d: %s", code, strings.TrimSpace(errs.String()))
+	g := flowgen.New(1, flowgen.Options{ThreatRatio: 0.02})
+	p := genParams{format: codec.FormatText, rate: float64(rate), seed: 1, threatRatio: 0.02,
+		brokers: brokers, topic: topic, connectTimeout: 10 * time.Second, clientOpts: clientOpts}
+	if _, err := genKafka(ctx, g, p); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("demo generator: %w", err)
 	}
 	return nil
 }
