@@ -66,6 +66,8 @@ type env struct {
 	cl     *kgo.Client
 	adm    *kadm.Client
 	parts  int32
+	// clientOpts (TLS, SASL) go to every client the test makes.
+	clientOpts []kgo.Opt
 }
 
 func newEnv(t *testing.T, partitions int) *env {
@@ -135,7 +137,7 @@ func (e *env) readTopics(topics ...string) map[string][]*kgo.Record {
 	if len(want) == 0 {
 		return out
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr), kgo.ConsumePartitions(offsets), kgo.FetchMaxWait(100*time.Millisecond))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(e.addr), kgo.ConsumePartitions(offsets), kgo.FetchMaxWait(100 * time.Millisecond)}, e.clientOpts...)...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
