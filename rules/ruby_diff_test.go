@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -111,12 +113,22 @@ func TestRubyDifferential(t *testing.T) {
 		}
 	}
 	// Random patterns from Ruby/RE2 building blocks, on random strings.
-	r := rand.New(rand.NewPCG(7, 11))
+	// FLOWSIEVE_RUBY_DIFF_N=N FLOWSIEVE_RUBY_DIFF_SEED=S run more, or other,
+	// random cases.
+	n, seed := 3000, uint64(7)
+	if v, err := strconv.Atoi(os.Getenv("FLOWSIEVE_RUBY_DIFF_N")); err == nil {
+		n = v
+	}
+	if v, err := strconv.ParseUint(os.Getenv("FLOWSIEVE_RUBY_DIFF_SEED"), 10, 64); err == nil {
+		seed = v
+	}
+	r := rand.New(rand.NewPCG(seed, 11))
 	atoms := []string{"a", "b", ".", `\d`, `\w`, `\s`, `\h`, `\D`, `\S`, "[ab]", "[^a]", `[\d\s]`, "^", "$", `\A`, `\z`, `\b`,
-		"(a|b)", "(?:ab)", "(?i)", "(?m)", "(?i:a)", "(?m:.)", "é", "\\n", "x", "-", "=", `\.`, `\[`}
-	quants := []string{"", "", "", "*", "+", "?", "{2}", "{1,2}", "{,2}", "*?", "+?"}
+		"(a|b)", "(?:ab)", "(?i)", "(?m)", "(?i:a)", "(?m:.)", "é", "\\n", "x", "-", "=", `\.`, `\[`,
+		"(?=a)", "(?!b)", "(?<=a)", "(?<!b)", "(?>a+)", `(a)\1`, `\Z`, `[\w-]`, `[^\s]`, `\p{L}`, `\u00e9`, `\B`, "(?i)É"}
+	quants := []string{"", "", "", "*", "+", "?", "{2}", "{1,2}", "{,2}", "{2,}", "*?", "+?", "??"}
 	alphabet := []string{"a", "b", "A", "B", "1", "9", " ", "\n", "\v", "\t", "é", "x", "-", "=", ".", "[", "ab", "ba"}
-	for i := 0; i < 3000; i++ {
+	for i := 0; i < n; i++ {
 		var pb strings.Builder
 		for n := 1 + r.IntN(5); n > 0; n-- {
 			pb.WriteString(atoms[r.IntN(len(atoms))])
