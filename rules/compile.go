@@ -69,13 +69,13 @@ func (c *compiler) cond(n *yaml.Node, positive bool) *node {
 				ok = false
 				continue
 			}
-			out.kids = append(out.kids, k)
+			out.kids = append(out.kids, *k)
 		}
 		if !ok {
 			return nil
 		}
 		if len(out.kids) == 1 {
-			return out.kids[0]
+			return &out.kids[0]
 		}
 		return out
 	case "not":
@@ -87,7 +87,7 @@ func (c *compiler) cond(n *yaml.Node, positive bool) *node {
 		if k == nil {
 			return nil
 		}
-		return &node{op: opNot, kids: []*node{k}}
+		return &node{op: opNot, kids: []node{*k}}
 	}
 	for i := 0; i < len(n.Content); i += 2 {
 		switch k := n.Content[i].Value; k {

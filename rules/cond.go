@@ -33,7 +33,7 @@ const (
 // same, which matters because an error only counts when it is reached).
 type node struct {
 	op   nodeOp
-	kids []*node
+	kids []node // contiguous: the tests of a rule sit together in memory
 	leaf leaf // opLeaf; inline, one pointer less to follow per test
 }
 
@@ -51,15 +51,15 @@ func (n *node) eval(f *codec.Flow, st *evalState) int8 {
 			return r
 		}
 	case opAll:
-		for _, k := range n.kids {
-			if r := k.eval(f, st); r != resTrue {
+		for i := range n.kids {
+			if r := n.kids[i].eval(f, st); r != resTrue {
 				return r
 			}
 		}
 		return resTrue
 	default: // opAny
-		for _, k := range n.kids {
-			if r := k.eval(f, st); r != resFalse {
+		for i := range n.kids {
+			if r := n.kids[i].eval(f, st); r != resFalse {
 				return r
 			}
 		}
