@@ -33,8 +33,8 @@ const (
 // same, which matters because an error only counts when it is reached).
 type node struct {
 	op   nodeOp
+	leaf leaf   // opLeaf; inline, one pointer less to follow per test
 	kids []node // contiguous: the tests of a rule sit together in memory
-	leaf leaf // opLeaf; inline, one pointer less to follow per test
 }
 
 func (n *node) eval(f *codec.Flow, st *evalState) int8 {
@@ -101,29 +101,31 @@ const (
 	modeFluentBit                  // only string values match; no conversion, no errors
 )
 
+// leaf is one test. The fields judging reads come first, so they share a
+// cache line with the node's op; what only compiling and reporting need
+// comes last.
 type leaf struct {
-	kind   leafKind
-	mode   valueMode
-	field  codec.Field // NumFields when the value comes from an extra member
-	key    string      // the first accessor key when field == NumFields
-	direct bool        // a known field without a path: the value is f.Get(field)
-	nilKey bool        // the accessor starts with an index ($[0]): always nil
-	path   []pathStep  // record_accessor steps after the first key
-	sm     *strMatcher
-	prefix *bart.Lite // kCIDR
-	feed   *feed      // kFeed
-	lo, hi float64    // kNumber bounds
-	loInc  bool
-	hiInc  bool
-	hasLo  bool
-	hasHi  bool
-	absent bool // kAbsent: true to match an absent/null value
-	label  string
-	labels []codec.Label // kLabelEq
-	// witness fields
-	positive bool   // not under an odd number of nots: a match can explain a hit
-	feedName string // kFeed
-	reason   string // "dest_ip in feed c2-sample"
+	kind     leafKind
+	mode     valueMode
+	field    codec.Field // NumFields when the value comes from an extra member
+	direct   bool        // a known field without a path: the value is f.Get(field)
+	nilKey   bool        // the accessor starts with an index ($[0]): always nil
+	positive bool        // not under an odd number of nots: a match can explain a hit
+	absent   bool        // kAbsent: true to match an absent/null value
+	loInc    bool
+	hiInc    bool
+	hasLo    bool
+	hasHi    bool
+	sm       *strMatcher
+	lo, hi   float64    // kNumber bounds
+	prefix   *bart.Lite // kCIDR
+	feed     *feed      // kFeed
+	path     []pathStep // record_accessor steps after the first key
+	key      string     // the first accessor key when field == NumFields
+	label    string
+	labels   []codec.Label // kLabelEq
+	feedName string        // kFeed, for the Hit
+	reason   string        // "dest_ip in feed c2-sample", for the Hit
 }
 
 func (l *leaf) fieldID() codec.Field {
