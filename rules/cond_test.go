@@ -303,3 +303,33 @@ func TestThreatReasonFallback(t *testing.T) {
 		t.Errorf("hits %+v", v.Threats)
 	}
 }
+
+// compat: fluent-bit (the Fluent Bit importer's target): only string values
+// are tested; numbers, booleans, null, objects and arrays never match; a
+// record accessor that reaches a string ignores the remaining subkeys.
+func TestCompatFluentBit(t *testing.T) {
+	rec := `{"dest_port":53,"source_namespace":"dev","t":true,"n":null,"labels":{"labels":["app=x"]},"meta":{"name":"ann","tags":["a"]}}`
+	tests := []struct {
+		key, regex string
+		want       bool
+	}{
+		{"source_namespace", "^dev$", true},
+		{"dest_port", "^53$", false}, // a number never matches
+		{"t", "true", false},
+		{"n", "", false},
+		{"missing", "", false},
+		{"labels", "app", false}, // an object never matches
+		{"$.meta.name", "^ann$", true},
+		{"$.meta.tags[0]", "^a$", true},
+		{"$.source_namespace.sub", "^dev$", true}, // subkeys of a string are ignored
+		{"$.meta.nope", "", false},
+	}
+	for _, tc := range tests {
+		s := loadRules(t, "filters:\n  - {name: f, action: exclude, compat: fluent-bit, when: {key: \""+tc.key+"\", regex: \""+tc.regex+"\"}}\n", nil)
+		var v Verdict
+		s.Judge(decode(t, rec), &v)
+		if got := !v.Keep; got != tc.want {
+			t.Errorf("key %s regex %q: matched %v, want %v", tc.key, tc.regex, got, tc.want)
+		}
+	}
+}
