@@ -656,11 +656,11 @@ func CheckFluentdPattern(src string) error {
 	return err
 }
 
-// CheckAccessor parses a record_accessor key ($.a.b[0], $['a']['b'], or a
-// plain key) as fluentd does, and returns its steps for display.
-func CheckAccessor(key string) (int, error) {
-	steps, err := parseAccessor(key)
-	return len(steps), err
+// CheckAccessor reports whether a record_accessor key ($.a.b[0],
+// $['a']['b'], or a plain key) parses as fluentd parses it.
+func CheckAccessor(key string) error {
+	_, err := parseAccessor(key)
+	return err
 }
 
 // MatchFluentdPattern matches s against a Ruby pattern with its Ruby

@@ -434,7 +434,7 @@ func regexpValue(v string) (string, error) {
 // can run with Ruby's meaning.
 func (im *importer) checkExpr(x expr) bool {
 	ok := true
-	if _, err := rules.CheckAccessor(x.key); err != nil {
+	if err := rules.CheckAccessor(x.key); err != nil {
 		im.errorf(x.keyLine, "key %q: %v", x.key, err)
 		ok = false
 	}
