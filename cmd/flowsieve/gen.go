@@ -60,7 +60,7 @@ func genCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Int64Var(&p.count, "count", 1000, "number of records; 0 = until interrupted")
 	fs.StringVar(&rate, "rate", "0", "records per second (R, R/s or R/m); 0 = as fast as possible")
 	fs.Int64Var(&p.seed, "seed", 1, "random seed")
-	fs.StringVar(&p.threatIPs, "threat-ips", "", "file of threat-feed IPs or CIDRs (one per line, # comments) some flows go to; default: addresses in 198.51.100.0/24 and 203.0.113.0/24")
+	fs.StringVar(&p.threatIPs, "threat-ips", "", "file of threat-feed IPs or CIDRs (one per line, # comments) some flows go to; default: four addresses of the sample feed config/feeds/c2-sample.txt")
 	fs.Float64Var(&p.threatRatio, "threat-ratio", 0.02, "fraction of flows to threat-feed addresses")
 	fs.StringVar(&brokers, "brokers", "", "Kafka brokers host:port[,host:port...]; empty = write to stdout")
 	fs.StringVar(&p.topic, "topic", "flows.raw", "Kafka topic to produce to (with --brokers)")
@@ -103,6 +103,9 @@ func genCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				p.brokers = append(p.brokers, b)
 			}
 		}
+		if len(p.brokers) == 0 {
+			return usageErr(fmt.Sprintf("--brokers %q names no broker", brokers))
+		}
 		if p.topic == "" {
 			return usageErr("--topic must not be empty with --brokers")
 		}
@@ -136,7 +139,7 @@ func genCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(p.brokers) > 0 {
 		where = fmt.Sprintf("topic %s on %s", p.topic, strings.Join(p.brokers, ","))
 	}
-	fmt.Fprintf(stderr, "flowsieve gen: %d %s records to %s\n", n, map[codec.Format]string{codec.FormatText: "text", codec.FormatJSON: "json"}[p.format], where)
+	fmt.Fprintf(stderr, "flowsieve gen: %d %s records to %s\n", n, format, where)
 	return exitOK
 }
 

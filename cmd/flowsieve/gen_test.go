@@ -117,6 +117,9 @@ func TestGenUsageErrors(t *testing.T) {
 		{[]string{"--rate", "fast"}, exitUsage, "--rate"},
 		{[]string{"--nope"}, exitUsage, "nope"},
 		{[]string{"extra"}, exitUsage, "unexpected argument"},
+		{[]string{"--brokers", " , "}, exitUsage, "names no broker"},
+		{[]string{"--brokers", "localhost:9092", "--topic", ""}, exitUsage, "--topic"},
+		{[]string{"--threat-ratio", "2"}, exitUsage, "--threat-ratio"},
 		{[]string{"--threat-ips", feed}, exitFailure, "bad.txt:2"},
 		{[]string{"--threat-ips", filepath.Join(t.TempDir(), "missing")}, exitFailure, "threat IPs"},
 	}
