@@ -179,7 +179,8 @@ func (l *leaf) value(f *codec.Flow, st *evalState) (v *codec.Value, bad bool) {
 
 // valueFluentBit returns the value a Fluent Bit grep rule tests, and
 // whether it is a string (nothing else ever matches in Fluent Bit). Its
-// record accessor stops at a string: subkeys of a string are ignored.
+// record accessor ignores the subkeys of a top-level string; below the top
+// level every subkey step must exist.
 func (l *leaf) valueFluentBit(f *codec.Flow) (codec.Value, bool) {
 	var v codec.Value
 	if l.field < codec.NumFields {
@@ -189,12 +190,14 @@ func (l *leaf) valueFluentBit(f *codec.Flow) (codec.Value, bool) {
 	} else if x, ok := f.Lookup(l.key); ok {
 		v = x
 	}
-	for _, p := range l.path {
+	for i, p := range l.path {
 		var t string
 		var ok bool
 		switch {
 		case v.Kind == codec.KindString || v.Kind == kindQuoted:
-			return v, true
+			// flb_ra_key ignores the subkeys of a top-level string, but a
+			// string met below the top with a step left fails the lookup.
+			return v, i == 0
 		case v.Kind == codec.KindObject && !p.isIdx:
 			t, ok = member(v.Str, p.key)
 		case v.Kind == codec.KindArray && p.isIdx && p.index >= 0:

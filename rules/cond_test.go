@@ -306,7 +306,8 @@ func TestThreatReasonFallback(t *testing.T) {
 
 // compat: fluent-bit (the Fluent Bit importer's target): only string values
 // are tested; numbers, booleans, null, objects and arrays never match; a
-// record accessor that reaches a string ignores the remaining subkeys.
+// record accessor ignores the subkeys of a top-level string, but a string
+// reached below the top level with a step left fails the lookup.
 func TestCompatFluentBit(t *testing.T) {
 	rec := `{"dest_port":53,"source_namespace":"dev","t":true,"n":null,"labels":{"labels":["app=x"]},"meta":{"name":"ann","tags":["a"]}}`
 	tests := []struct {
@@ -323,6 +324,7 @@ func TestCompatFluentBit(t *testing.T) {
 		{"$.meta.tags[0]", "^a$", true},
 		{"$.source_namespace.sub", "^dev$", true}, // subkeys of a string are ignored
 		{"$.meta.nope", "", false},
+		{"$.meta.name.sub", "^ann$", false}, // below the top level every step must exist (flb_ra_key)
 	}
 	for _, tc := range tests {
 		s := loadRules(t, "filters:\n  - {name: f, action: exclude, compat: fluent-bit, when: {key: \""+tc.key+"\", regex: \""+tc.regex+"\"}}\n", nil)
