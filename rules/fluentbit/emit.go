@@ -27,14 +27,6 @@ type Leaf struct {
 	Field string // a Calico field name, or
 	Key   string // a record accessor in the rule file's (fluentd) syntax
 	Regex string // Ruby syntax, flags folded in
-	// With two subkeys or more, Top and Prefix name the top-level key and
-	// the accessor without its last step. The leaf is then written as
-	// "the test, and either the top-level value is a string or the
-	// prefix does not reach a string": Fluent Bit ignores subkeys only
-	// below a top-level string, and fails when it meets a string deeper
-	// with a step left, which the rules engine does not do by itself yet
-	// (see the README). The guard is exact with either behaviour.
-	Top, Prefix string
 }
 
 // Source is where the rule came from: "file:line" of each Fluent Bit rule
@@ -149,10 +141,6 @@ func leafFor(r Rule) Leaf {
 		return l
 	}
 	l.Key = bracketAccessor(r.Acc.Key, r.Acc.Subs)
-	if len(r.Acc.Subs) >= 2 {
-		l.Top = r.Acc.Key
-		l.Prefix = bracketAccessor(r.Acc.Key, r.Acc.Subs[:len(r.Acc.Subs)-1])
-	}
 	return l
 }
 
@@ -229,19 +217,7 @@ func whenNode(o OutRule) *yaml.Node {
 		n.Content = append(n.Content, str("regex"), quoted(re))
 		return n
 	}
-	one := func(k string, n *yaml.Node) *yaml.Node {
-		return &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{str(k), n}}
-	}
-	leaf := func(l Leaf) *yaml.Node {
-		t := test(l.Field, l.Key, l.Regex)
-		if l.Prefix == "" {
-			return t
-		}
-		// An empty regex matches exactly the string values.
-		guard := &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{
-			test("", l.Top, ""), one("not", test("", l.Prefix, ""))}}
-		return one("all", &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{t, one("any", guard)}})
-	}
+	leaf := func(l Leaf) *yaml.Node { return test(l.Field, l.Key, l.Regex) }
 	if o.Combine == "" {
 		return leaf(o.Leaves[0])
 	}

@@ -137,7 +137,7 @@ func TestFluentBitRuntime(t *testing.T) {
 			records: [][]byte{[]byte(`{"a": {"b": ["x", "y"]}}`), []byte(`{"a": "x"}`), []byte(`{"a": ["x"]}`),
 				[]byte(`{"a": {"b": {"c": "x"}}}`), []byte(`{"a": {"c": ["x"]}}`), []byte(`{"a": {"b": "x"}}`)},
 			// Record 5 meets a string one step early: Fluent Bit does not
-			// match it (the import guards against the engine, which would).
+			// match it.
 			want: func(i int) bool { return i <= 1 }, wantKept: -1},
 		{name: "three subkeys",
 			filters: [][]prop{{{"name", "grep"}, {"match", "*"}, {"exclude", "$a['b']['c'][0] ^x"}}},
