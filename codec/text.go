@@ -101,55 +101,57 @@ func DecodeText(b []byte, f *Flow) error {
 			return textError(col, len(b), "record ends early: it has "+itoa(col)+" columns, a text flow log has 24")
 		}
 		start := i
-		// Eight bytes at a time up to the first byte <= ' ' (a candidate
-		// separator), then byte by byte to the real one.
-		var hi uint64
-		for i+8 <= len(b) {
-			v := binary.LittleEndian.Uint64(b[i:])
-			hi |= v // may include the next column's bytes: only costs a check
-			if m := (v - 0x2121212121212121) & ^v & 0x8080808080808080; m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
-				goto found
+		// Most columns are plain integers: parse them while finding their
+		// end, and fall back to the general scan for anything else.
+		if c := &textColumns[col]; c.kind == colInt {
+			j := i
+			var n int64
+			for j < len(b) && b[j]-'0' <= 9 {
+				n = n*10 + int64(b[j]-'0')
+				j++
 			}
-			i += 8
-		}
-	found:
-		if i >= len(b) || b[i] != ' ' { // the end of the line, or not a plain space
-			for i < len(b) && !isBlank(b[i]) {
-				hi |= uint64(b[i])
-				i++
-			}
-		}
-		tok := b[start:i]
-		if hi&0x8080808080808080 != 0 && !utf8.Valid(tok) {
-			return textError(col, start, "invalid UTF-8")
-		}
-		if len(tok) == 1 && tok[0] == '-' {
-			f.clearColumn(col)
-		} else {
-			// The common cases, plain strings and unsigned integers, stay
-			// inline.
-			c := &textColumns[col]
-			if c.kind == colString {
-				f.put(c.field, Value{Str: bstr(tok), Kind: KindString})
+			if l := j - i; l > 0 && l <= 18 && (j == len(b) || b[j] == ' ') && (b[i] != '0' || l == 1) {
+				f.put(c.field, Value{Str: bstr(b[i:j]), Int: n, Kind: KindNumber, IsInt: true})
+				i = j
 				goto next
 			}
-			if c.kind == colInt && len(tok) <= 18 && (tok[0] != '0' || len(tok) == 1) {
-				var n int64
-				for _, d := range tok {
-					if d-'0' > 9 {
-						n = -1
-						break
-					}
-					n = n*10 + int64(d-'0')
+		}
+		{
+			// Eight bytes at a time up to the first byte <= ' ' (a candidate
+			// separator), then byte by byte to the real one.
+			var hi uint64
+			for i+8 <= len(b) {
+				v := binary.LittleEndian.Uint64(b[i:])
+				hi |= v // may include the next column's bytes: only costs a check
+				if m := (v - 0x2121212121212121) & ^v & 0x8080808080808080; m != 0 {
+					i += bits.TrailingZeros64(m) >> 3
+					goto found
 				}
-				if n >= 0 {
-					f.put(c.field, Value{Str: bstr(tok), Int: n, Kind: KindNumber, IsInt: true})
-					goto next
+				i += 8
+			}
+		found:
+			if i >= len(b) || b[i] != ' ' { // the end of the line, or not a plain space
+				for i < len(b) && !isBlank(b[i]) {
+					hi |= uint64(b[i])
+					i++
 				}
 			}
-			if err := f.setColumn(col, tok, start); err != nil {
-				return err
+			tok := b[start:i]
+			if hi&0x8080808080808080 != 0 && !utf8.Valid(tok) {
+				return textError(col, start, "invalid UTF-8")
+			}
+			if len(tok) == 1 && tok[0] == '-' {
+				f.clearColumn(col)
+			} else {
+				// Plain strings stay inline too.
+				c := &textColumns[col]
+				if c.kind == colString {
+					f.put(c.field, Value{Str: bstr(tok), Kind: KindString})
+					goto next
+				}
+				if err := f.setColumn(col, tok, start); err != nil {
+					return err
+				}
 			}
 		}
 	next:
