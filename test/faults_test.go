@@ -53,6 +53,24 @@ func (e *env) checkDelivery(ins []input, exactly bool) {
 	e.checkOutputs(ins, false)
 }
 
+// waitAdvance waits until the group commits past what it has committed now.
+func (e *env) waitAdvance(group string, timeout time.Duration) {
+	e.t.Helper()
+	sum := func() (n int64) {
+		for _, o := range e.committed(group) {
+			n += o
+		}
+		return n
+	}
+	from := sum()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if sum() > from {
+			return
+		}
+	}
+	e.t.Fatalf("group %s committed nothing more than %d within %s", group, from, timeout)
+}
+
 func kill(t *testing.T, c *child) {
 	t.Helper()
 	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -79,13 +97,19 @@ func TestKillFiveTimes(t *testing.T) {
 			rulesFile := writeRules(t, dir, testRules)
 			group := "kill5-" + name
 			cfg := deliveryConfig(t, dir, e.addr, group, rulesFile, exactly, "kill5-member-0")
-			ins := makeInputs("k5", 20000, e.parts, map[int32]int{})
-			produced := e.produceSlowly(ins, 10*time.Second)
+			// Input keeps flowing for longer than the five kills take:
+			// each restart waits out the killed member's 6s session.
+			ins := makeInputs("k5", 25000, e.parts, map[int32]int{})
+			produced := e.produceSlowly(ins, 40*time.Second)
 
 			c := startChild(t, "run", "--config", cfg)
 			e.waitProgress(group, 30*time.Second)
 			for i := range 5 {
-				time.Sleep(time.Duration(200+rng.IntN(1500)) * time.Millisecond)
+				// Each restarted member first waits for the group to
+				// drop the killed one (session timeout): kill it again
+				// only once it has made progress of its own.
+				e.waitAdvance(group, 45*time.Second)
+				time.Sleep(time.Duration(100+rng.IntN(1000)) * time.Millisecond)
 				if i == 2 {
 					reloadRules(t, rulesFile, i)
 				}
