@@ -123,9 +123,15 @@ func (e *env) produceSlowly(ins []input, d time.Duration) <-chan struct{} {
 	return done
 }
 
-// waitProgress waits until the group has committed something, but not yet
-// everything of n records.
+// waitProgress waits until the group has committed something.
 func (e *env) waitProgress(group string, timeout time.Duration) map[int32]int64 {
+	e.t.Helper()
+	return e.waitCommittedSum(group, 1, timeout)
+}
+
+// waitCommittedSum waits until the group's committed offsets add up to at
+// least n.
+func (e *env) waitCommittedSum(group string, n int64, timeout time.Duration) map[int32]int64 {
 	e.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -134,7 +140,7 @@ func (e *env) waitProgress(group string, timeout time.Duration) map[int32]int64 
 		for _, o := range c {
 			sum += o
 		}
-		if sum > 0 {
+		if sum >= n {
 			return c
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -21,11 +21,11 @@ func TestHotReload(t *testing.T) {
     action: exclude
     when: {field: source_namespace, equals: payments}
 `
-	ins := makeInputs("h", 4000, e.parts, map[int32]int{})
-	produced := e.produceSlowly(ins, 4*time.Second)
+	ins := makeInputs("h", 3000, e.parts, map[int32]int{})
+	produced := e.produceSlowly(ins, 3*time.Second)
 	pl := e.startPipeline("reload", rulesFile)
 	v1 := pl.watcher.Current().Version()
-	e.waitProgress("reload", 30*time.Second)
+	e.waitCommittedSum("reload", int64(len(ins)/4), 30*time.Second)
 
 	writeFileAtomic(t, filepath.Join(dir, "rules.yaml"), v2)
 	deadline := time.Now().Add(10 * time.Second)
