@@ -33,8 +33,10 @@ test-e2e:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /test)
 
+# End-to-end throughput against a copy pipeline on an embedded broker;
+# e.g. make bench-e2e BENCH_ARGS='-n 200000 --format text'.
 bench-e2e: build
-	./$(BIN) bench
+	./$(BIN) bench $(BENCH_ARGS)
 
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
 fuzz:
