@@ -39,6 +39,8 @@ type Pipeline struct {
 	// partition's order in every output.
 	outParts  map[string]int32
 	producedC map[string]prometheus.Counter
+	// outMax is each output topic's largest record (see oversize.go).
+	outMax map[string]int
 	// txn is set in exactly-once mode: consumer and producer are then
 	// one transactional client (see transact.go).
 	txn *transactor
@@ -87,7 +89,7 @@ func New(cfg Config) (*Pipeline, error) {
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchCompression(codec),
 		kgo.ProducerLinger(cfg.Linger),
-		kgo.ProducerBatchMaxBytes(int32(cfg.BatchMaxBytes)),
+		kgo.ProducerBatchMaxBytesFn(p.batchMaxBytes),
 		kgo.RecordDeliveryTimeout(cfg.DeliveryTimeout),
 		kgo.MaxBufferedRecords(250000),
 		kgo.MaxBufferedBytes(256<<20),
@@ -182,6 +184,7 @@ func (p *Pipeline) lookupOutputs(ctx context.Context) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("output topic(s) %s do not exist: create them (the embedded broker does this itself)", strings.Join(missing, ", "))
 	}
+	p.lookupLimits(ctx, outs)
 	return nil
 }
 

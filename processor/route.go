@@ -46,22 +46,36 @@ func (w *worker) route(e *entry, retry bool) {
 			w.p.m.parseErrors.WithLabelValues(reasonClass(err)).Inc()
 			w.p.m.invalid.Add(1)
 		}
-		w.produce(e, cfg.InvalidTopic, rec.Value, w.invalidHeaders(rec, err))
+		w.produceInvalid(e, w.invalidHeaders(rec, err))
 		return
 	}
 
 	set := cfg.Rules()
 	set.Judge(&w.flow, &w.verdict)
 	names := w.ruleCounters(set)
+	var threat []byte
 	if w.verdict.Flagged() {
+		threat = rules.AppendThreatJSON(make([]byte, 0, 2*len(rec.Value)+256), &w.flow, set, &w.verdict)
+	}
+	// An output the brokers would refuse as too large would stall the
+	// partition for ever: the record goes to the invalid topic instead,
+	// before any of its outputs is produced.
+	if err := w.p.checkSizes(rec, threat, w.verdict.Keep); err != nil {
+		if !retry {
+			w.p.m.parseErrors.WithLabelValues("oversize").Inc()
+			w.p.m.invalid.Add(1)
+		}
+		w.produceInvalid(e, w.invalidHeaders(rec, err))
+		return
+	}
+	if threat != nil {
 		if !retry {
 			for _, h := range w.verdict.Threats {
 				names.flagged[h.Rule].Inc()
 			}
 			w.p.m.flags.Add(1)
 		}
-		v := rules.AppendThreatJSON(make([]byte, 0, 2*len(rec.Value)+256), &w.flow, set, &w.verdict)
-		w.produce(e, cfg.ThreatsTopic, v, rec.Headers)
+		w.produce(e, cfg.ThreatsTopic, threat, rec.Headers)
 	}
 	if !w.verdict.Keep {
 		if !retry {
@@ -76,6 +90,14 @@ func (w *worker) route(e *entry, retry bool) {
 	v := rec.Value
 	if cfg.KeptJSON {
 		v = codec.AppendJSON(make([]byte, 0, len(rec.Value)+len(rec.Value)/2), &w.flow)
+		if err := w.p.checkSize(cfg.KeptTopic, rec, v); err != nil {
+			// Normalised JSON can outgrow a raw record that fits.
+			if !retry {
+				w.p.m.parseErrors.WithLabelValues("oversize").Inc()
+			}
+			w.produceInvalid(e, w.invalidHeaders(rec, err))
+			return
+		}
 	}
 	w.produce(e, cfg.KeptTopic, v, rec.Headers)
 }

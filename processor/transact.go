@@ -108,7 +108,7 @@ func (p *Pipeline) newTransact() error {
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchCompression(codec),
 		kgo.ProducerLinger(cfg.Linger),
-		kgo.ProducerBatchMaxBytes(int32(cfg.BatchMaxBytes)),
+		kgo.ProducerBatchMaxBytesFn(p.batchMaxBytes),
 		kgo.RecordDeliveryTimeout(cfg.DeliveryTimeout),
 		kgo.MaxBufferedRecords(250000),
 		kgo.MaxBufferedBytes(256<<20),
