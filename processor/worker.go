@@ -217,8 +217,9 @@ func (w *worker) advance() {
 	if w.head == len(w.fifo) {
 		w.fifo, w.head = w.fifo[:0], 0
 	} else if w.head > 4096 && w.head*2 > len(w.fifo) {
-		w.fifo = append(w.fifo[:0], w.fifo[w.head:]...)[:len(w.fifo)-w.head]
-		w.head = 0
+		left := copy(w.fifo, w.fifo[w.head:])
+		clear(w.fifo[left:]) // let the moved entries' old slots go
+		w.fifo, w.head = w.fifo[:left], 0
 	}
 	w.records.Add(-n)
 	w.bytes.Add(-size)
