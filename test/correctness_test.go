@@ -1,6 +1,11 @@
 package e2e
 
 import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,13 +30,57 @@ func TestCorrectness(t *testing.T) {
 			rulesFile := writeRules(t, t.TempDir(), testRules)
 			ins := makeInputs("c", 6000, e.parts, map[int32]int{})
 			e.produce(ins)
-			e.startPipeline("correctness", rulesFile, tc.opts...)
+			pl := e.startPipeline("correctness", rulesFile, tc.opts...)
 			e.waitCommitted("correctness", 60*time.Second)
 			e.checkOutputs(ins, true)
+			checkEndpoints(t, pl.p, ins)
 			t.Logf("%d inputs: %d kept, %d flagged, %d invalid", len(ins),
 				countWhere(ins, func(in input) bool { return in.kept }),
 				countWhere(ins, func(in input) bool { return in.threat }),
 				countWhere(ins, func(in input) bool { return in.invalid }))
 		})
+	}
+}
+
+// checkEndpoints reads /healthz, /readyz and /metrics the way Prometheus
+// and Kubernetes do, and checks the counters against the inputs.
+func checkEndpoints(t *testing.T, p *processor.Pipeline, ins []input) {
+	t.Helper()
+	srv := httptest.NewServer(p.Handler())
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != 200 {
+		t.Errorf("/healthz: %d %s", code, body)
+	}
+	if code, body := get("/readyz"); code != 200 {
+		t.Errorf("/readyz: %d %s", code, body)
+	}
+	_, body := get("/metrics")
+	invalid := countWhere(ins, func(in input) bool { return in.invalid })
+	flagged := countWhere(ins, func(in input) bool { return in.threat })
+	kept := countWhere(ins, func(in input) bool { return in.kept })
+	for _, want := range []string{
+		fmt.Sprintf("flowsieve_records_produced_total{topic=%q} %d", keptTopic, kept),
+		fmt.Sprintf("flowsieve_records_produced_total{topic=%q} %d", threatsTopic, flagged),
+		fmt.Sprintf("flowsieve_records_produced_total{topic=%q} %d", invalidTopic, invalid),
+		fmt.Sprintf(`flowsieve_flows_flagged_total{rule="c2",severity="critical"} %d`, flagged),
+		fmt.Sprintf(`flowsieve_parse_errors_total{reason="text_startTime"} %d`, invalid),
+		`flowsieve_records_consumed_total{partition="0",topic="flows.raw"}`,
+		`flowsieve_records_dropped_total{rule="drop-dev"}`,
+		`flowsieve_consumer_lag{partition="0",topic="flows.raw"} 0`,
+		"flowsieve_processing_latency_seconds_count",
+		"flowsieve_kafka_", // kprom
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }
