@@ -2,12 +2,14 @@ package processor
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -171,6 +173,9 @@ func (w *worker) processQueued() {
 				w.p.m.in.Add(1)
 				w.route(e, false)
 			}
+			// Commit progress as it comes, not only when the queue
+			// runs dry: input may arrive as fast as it is routed.
+			w.advance()
 		}
 	}
 }
@@ -326,6 +331,9 @@ func (e *entry) acked(r *kgo.Record, err error) {
 
 func (w *worker) onProduceError(e *entry, r *kgo.Record, err error) {
 	w.p.m.produceErrors.WithLabelValues(r.Topic).Inc()
+	if errors.Is(err, kerr.UnknownTopicID) {
+		w.p.purgeRecreated(r.Topic)
+	}
 	if w.failed.Swap(true) {
 		return // one log line per failure episode
 	}
