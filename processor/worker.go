@@ -2,14 +2,12 @@ package processor
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
@@ -331,9 +329,6 @@ func (e *entry) acked(r *kgo.Record, err error) {
 
 func (w *worker) onProduceError(e *entry, r *kgo.Record, err error) {
 	w.p.m.produceErrors.WithLabelValues(r.Topic).Inc()
-	if errors.Is(err, kerr.UnknownTopicID) {
-		w.p.purgeRecreated(r.Topic)
-	}
 	if w.failed.Swap(true) {
 		return // one log line per failure episode
 	}
