@@ -332,4 +332,52 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 	parseQueries(t, qs, nil)
+
+	// alerts_test.yml (promtool's rule unit tests) covers every alert with
+	// a case where it fires.
+	var pt struct {
+		RuleFiles          []string `json:"rule_files"`
+		EvaluationInterval string   `json:"evaluation_interval"`
+		Tests              []struct {
+			Interval    string `json:"interval"`
+			InputSeries []struct {
+				Series string `json:"series"`
+				Values string `json:"values"`
+			} `json:"input_series"`
+			AlertRuleTest []struct {
+				EvalTime  string `json:"eval_time"`
+				Alertname string `json:"alertname"`
+				ExpAlerts []struct {
+					ExpLabels      map[string]string `json:"exp_labels"`
+					ExpAnnotations map[string]string `json:"exp_annotations"`
+				} `json:"exp_alerts"`
+			} `json:"alert_rule_test"`
+		} `json:"tests"`
+	}
+	readYAMLStrict(t, filepath.Join(repoRoot, "deploy", "prometheus", "alerts_test.yml"), &pt)
+	if !slices.Equal(pt.RuleFiles, []string{"alerts.yml"}) {
+		t.Errorf("alerts_test.yml tests %v, want alerts.yml", pt.RuleFiles)
+	}
+	p := parser.NewParser(parser.Options{})
+	fires := map[string]bool{}
+	for _, tc := range pt.Tests {
+		for _, in := range tc.InputSeries {
+			if _, err := p.ParseMetric(in.Series); err != nil {
+				t.Errorf("alerts_test.yml: series %q: %v", in.Series, err)
+			}
+		}
+		for _, at := range tc.AlertRuleTest {
+			if !slices.Contains(names, at.Alertname) {
+				t.Errorf("alerts_test.yml tests %s, which alerts.yml does not define", at.Alertname)
+			}
+			if len(at.ExpAlerts) > 0 {
+				fires[at.Alertname] = true
+			}
+		}
+	}
+	for _, n := range names {
+		if !fires[n] {
+			t.Errorf("alerts_test.yml has no case where %s fires", n)
+		}
+	}
 }
