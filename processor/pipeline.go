@@ -48,10 +48,13 @@ type Pipeline struct {
 	mu      sync.Mutex // guards workers for readers outside the poll loop
 	workers map[topicPartition]*worker
 
-	stalled  atomic.Int32 // partitions whose produce failed and has not yet succeeded again
-	joined   atomic.Bool
-	running  atomic.Bool
-	closeErr error
+	stalled atomic.Int32 // partitions whose produce failed and has not yet succeeded again
+	// brokerDown holds why the brokers did not answer the last check
+	// (health.go), nil while they do.
+	brokerDown atomic.Pointer[string]
+	joined     atomic.Bool
+	running    atomic.Bool
+	closeErr   error
 }
 
 type topicPartition struct {
@@ -223,6 +226,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); p.summarize(sctx) }()
 	}
+	hctx, stopHealth := context.WithCancel(ctx)
+	defer stopHealth()
+	wg.Add(1)
+	go func() { defer wg.Done(); p.watchBrokers(hctx) }()
 	p.log.Info("pipeline starting",
 		zap.Strings("brokers", p.cfg.Brokers), zap.Strings("topics", p.cfg.Topics), zap.String("topic_regex", p.cfg.TopicRegex),
 		zap.String("group", p.cfg.Group), zap.String("kept_topic", p.cfg.KeptTopic),
@@ -266,6 +273,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	err := p.producer.Flush(fctx)
 	cancel()
 	p.producer.Close()
+	stopHealth()
 	wg.Wait()
 	if err != nil {
 		return fmt.Errorf("flushing producer at shutdown: %w", err)
@@ -350,6 +358,8 @@ func (p *Pipeline) Ready() error {
 		return errors.New("consumer group not joined yet")
 	case !p.cfg.Copy && p.cfg.Rules() == nil:
 		return errors.New("no rules loaded")
+	case p.brokerDown.Load() != nil:
+		return fmt.Errorf("brokers unreachable: %s", *p.brokerDown.Load())
 	case p.stalled.Load() > 0:
 		return fmt.Errorf("producer unhealthy: %d partition(s) stalled on failed produces", p.stalled.Load())
 	}

@@ -210,6 +210,10 @@ func (p *Pipeline) runTransact(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); p.summarize(sctx) }()
 	}
+	hctx, stopHealth := context.WithCancel(ctx)
+	defer stopHealth()
+	wg.Add(1)
+	go func() { defer wg.Done(); p.watchBrokers(hctx) }()
 	p.log.Info("pipeline starting (exactly-once: transactions)",
 		zap.Strings("brokers", p.cfg.Brokers), zap.Strings("topics", p.cfg.Topics), zap.String("topic_regex", p.cfg.TopicRegex),
 		zap.String("group", p.cfg.Group), zap.String("transactional_id", t.id), zap.Duration("transaction_timeout", t.timeout),
@@ -231,6 +235,7 @@ func (p *Pipeline) runTransact(ctx context.Context) error {
 	}
 	p.log.Info("pipeline stopping: leaving the group")
 	t.sess.Close()
+	stopHealth()
 	wg.Wait()
 	if err != nil {
 		return err
