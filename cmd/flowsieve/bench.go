@@ -30,6 +30,7 @@ type benchParams struct {
 	dataDir     string
 	cpuProfile  string
 	rounds      int
+	delivery    string
 }
 
 // benchCmd measures the pipeline end to end on an embedded broker: it loads
@@ -49,10 +50,15 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&p.dataDir, "data-dir", "", "embedded broker data directory (default: a temporary directory, removed afterwards)")
 	fs.IntVar(&p.rounds, "rounds", 2, "timed runs of each pipeline; the best of each is compared")
 	fs.StringVar(&p.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.StringVar(&p.delivery, "delivery", "at_least_once", "delivery mode of both pipelines: at_least_once or exactly_once (transactions, default knobs)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return exitOK
 		}
+		return exitUsage
+	}
+	if p.delivery != "at_least_once" && p.delivery != "exactly_once" {
+		fmt.Fprintf(stderr, "flowsieve bench: --delivery %q is not at_least_once or exactly_once\n", p.delivery)
 		return exitUsage
 	}
 	for _, f := range p.formats {
@@ -98,8 +104,8 @@ func bench(ctx context.Context, p benchParams, out io.Writer) error {
 		return err
 	}
 	defer b.Close()
-	fmt.Fprintf(out, "flowsieve bench: %d records per format, %d partitions, compression %s, GOMAXPROCS %d, embedded broker %s (data in %s)\n",
-		p.records, p.partitions, p.compression, runtime.GOMAXPROCS(0), b.Addr(), dir)
+	fmt.Fprintf(out, "flowsieve bench: %d records per format, %d partitions, compression %s, delivery %s, GOMAXPROCS %d, embedded broker %s (data in %s)\n",
+		p.records, p.partitions, p.compression, p.delivery, runtime.GOMAXPROCS(0), b.Addr(), dir)
 
 	for _, format := range p.formats {
 		in := "bench." + format + ".raw"
@@ -122,6 +128,7 @@ func bench(ctx context.Context, p benchParams, out io.Writer) error {
 			Topics:         []string{in},
 			Compression:    p.compression,
 			CommitInterval: 100 * time.Millisecond,
+			ExactlyOnce:    p.delivery == "exactly_once",
 		}
 		var fsBest, cpBest time.Duration
 		for round := 1; round <= p.rounds; round++ {
