@@ -35,6 +35,10 @@ type Watcher struct {
 	// one), so a feed the new file names starts being watched before it
 	// loads.
 	tried []string
+	// failing is set while the last attempt failed: a good load after it
+	// reports success even when it brings back the version still serving
+	// (the user reverted the bad edit), so "last reload failed" clears.
+	failing bool
 }
 
 // WatcherOptions configures a Watcher.
@@ -46,7 +50,8 @@ type WatcherOptions struct {
 	// error, file:line:col). Default: no logging.
 	Logger *zap.Logger
 	// OnReload is called after each reload attempt: (new Set, nil) when a
-	// new version is in place (or Reload was called), (nil, err) when the
+	// new version is in place (or Reload was called, or a good load follows
+	// a failed one, even with the version still serving), (nil, err) when the
 	// content did not load and the old Set stays. It runs on the reloading
 	// goroutine and must not block.
 	OnReload func(s *Set, err error)
@@ -94,14 +99,16 @@ func (w *Watcher) reload(force bool) (bool, error) {
 		w.opts.Logger.Error("rules reload failed; the previous rules keep serving",
 			zap.String("file", w.path), zap.String("version", old.Version()),
 			zap.Int("errors", len(errs)), zap.Errors("problems", errs))
+		w.failing = true
 		if w.opts.OnReload != nil {
 			w.opts.OnReload(nil, err)
 		}
 		return true, err
 	}
-	if !force && s.Version() == old.Version() {
+	if !force && !w.failing && s.Version() == old.Version() {
 		return false, nil
 	}
+	w.failing = false
 	w.cur.Store(s)
 	w.opts.Logger.Info("rules reloaded", zap.String("file", w.path),
 		zap.String("version", s.Version()), zap.String("previous", old.Version()),

@@ -136,6 +136,18 @@ func TestWatcherGoodAndBadChanges(t *testing.T) {
 	if h.w.Current().Version() != v0 {
 		t.Errorf("version %s, want %s (same content as the first)", h.w.Current().Version(), v0)
 	}
+
+	// Reverting a bad edit to the content still serving is a successful
+	// reload too, or "last reload failed" would stay set until some other
+	// content loads.
+	fails, reloads := h.fails.Load(), h.reloads.Load()
+	write(t, path, rulesBroken)
+	h.waitFor("the second failed reload", func() bool { return h.fails.Load() > fails })
+	write(t, path, rulesDropDev)
+	h.waitFor("the revert reported as a success", func() bool { return h.reloads.Load() > reloads })
+	if h.w.Current().Version() != v0 {
+		t.Errorf("version %s after the revert, want %s", h.w.Current().Version(), v0)
+	}
 }
 
 func TestWatcherRenameWrite(t *testing.T) {
