@@ -88,10 +88,20 @@ func readyz(t *testing.T, url string, want bool, timeout time.Duration) string {
 // ready, waits, turns ready again, and every input's outputs are there.
 func TestBrokerRestart(t *testing.T) {
 	t.Parallel()
+	for _, exactly := range []bool{false, true} {
+		name := map[bool]string{false: "at_least_once", true: "exactly_once"}[exactly]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			brokerRestart(t, exactly)
+		})
+	}
+}
+
+func brokerRestart(t *testing.T, exactly bool) {
 	e, stop, restart := newDurableEnv(t, 4)
 	dir := t.TempDir()
 	rulesFile := writeRules(t, dir, testRules)
-	cfg := writeConfig(t, dir, e.addr, "outage", rulesFile)
+	cfg := deliveryConfig(t, dir, e.addr, "outage", rulesFile, exactly, "outage-0")
 	metrics := freePort(t)
 	body, _ := os.ReadFile(cfg)
 	if err := os.WriteFile(cfg, []byte(strings.Replace(string(body), `listen: ""`, "listen: "+metrics, 1)), 0o644); err != nil {
@@ -106,7 +116,7 @@ func TestBrokerRestart(t *testing.T) {
 	}
 	second := makeInputs("o2", 4000, e.parts, seqs)
 	e.produce(first[:2000])
-	startChild(t, "run", "--config", cfg)
+	c := startChild(t, "run", "--config", cfg)
 	readyz(t, url, true, 30*time.Second)
 	e.waitProgress("outage", 30*time.Second)
 	e.produce(first[2000:])
@@ -120,7 +130,12 @@ func TestBrokerRestart(t *testing.T) {
 	readyz(t, url, true, 60*time.Second)
 	e.produce(second)
 	e.waitCommitted("outage", 90*time.Second)
-	e.checkOutputs(append(first, second...), false)
+	select {
+	case <-c.done:
+		t.Errorf("flowsieve exited during the outage: %v", c.err)
+	default:
+	}
+	e.checkDelivery(append(first, second...), exactly)
 }
 
 // TestOutputTopicMissing: the kept topic is deleted under a running
