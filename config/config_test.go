@@ -122,6 +122,11 @@ func TestLayers(t *testing.T) {
 		{name: "flag over env", env: []string{"FLOWSIEVE_INPUT_GROUP=from-env"}, flags: []string{"--input.group=from-flag", "--input.topics=c", "--log.level=debug"},
 			group: "from-flag", level: "debug", parts: 3, topics: []string{"c"}},
 		{name: "unknown env", env: []string{"FLOWSIEVE_INPUT_GRUOP=x"}, wantError: "unknown variable FLOWSIEVE_INPUT_GRUOP"},
+		{name: "kubernetes service links ignored", env: []string{"FLOWSIEVE_METRICS_SERVICE_HOST=10.0.0.9", "FLOWSIEVE_METRICS_SERVICE_PORT=9464",
+			"FLOWSIEVE_METRICS_SERVICE_PORT_METRICS=9464", "FLOWSIEVE_METRICS_PORT=tcp://10.0.0.9:9464", "FLOWSIEVE_METRICS_PORT_9464_TCP=tcp://10.0.0.9:9464",
+			"FLOWSIEVE_METRICS_PORT_9464_TCP_PROTO=tcp", "FLOWSIEVE_METRICS_PORT_9464_TCP_PORT=9464", "FLOWSIEVE_METRICS_PORT_9464_TCP_ADDR=10.0.0.9"},
+			group: "from-file", level: "warn", parts: 3, topics: []string{"a", "b"}},
+		{name: "unknown env near a service link", env: []string{"FLOWSIEVE_METRICS_SERVICE_HOSTS=x"}, wantError: "unknown variable FLOWSIEVE_METRICS_SERVICE_HOSTS"},
 		{name: "bad env value", env: []string{"FLOWSIEVE_EMBEDDED_PARTITIONS=lots"}, wantError: `embedded.partitions: "lots" is not an integer`},
 		{name: "bad flag value", flags: []string{"--output.linger=soon"}, wantError: `output.linger: "soon" is not a duration`},
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,6 +40,13 @@ func RegisterFlags(fs *pflag.FlagSet) {
 	}
 }
 
+// serviceLinkVar matches the variables Kubernetes injects for a Service
+// whose name starts with "flowsieve" (flowsieve-metrics ->
+// FLOWSIEVE_METRICS_SERVICE_HOST, ..._PORT_9464_TCP_ADDR, ...). They are not
+// config keys, and refusing them would stop every pod of a namespace that
+// has such a Service unless enableServiceLinks is off. No key ends this way.
+var serviceLinkVar = regexp.MustCompile(`^FLOWSIEVE_[A-Z0-9_]+_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_[0-9]+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$`)
+
 // Load merges the default config, the file, the environment and the flags,
 // then validates the result. Every problem is reported, each naming its key
 // (and the file or variable it came from where that helps).
@@ -64,7 +72,9 @@ func Load(src Sources) (*Config, error) {
 			TransformFunc: func(name, v string) (string, any) {
 				key, ok := keysByEnv[name]
 				if !ok {
-					unknown = append(unknown, name)
+					if !serviceLinkVar.MatchString(name) {
+						unknown = append(unknown, name)
+					}
 					return "", nil
 				}
 				return key, v
