@@ -211,6 +211,21 @@ func (p *Pipeline) checkInputs(ctx context.Context) {
 // Metrics returns the pipeline's metrics (cmd feeds rule reloads into it).
 func (p *Pipeline) Metrics() *Metrics { return p.m }
 
+// background starts the goroutines that live as long as Run: the periodic
+// summary and the broker reachability ping. stop ends and awaits them; it
+// is safe to call twice.
+func (p *Pipeline) background(ctx context.Context) (stop func()) {
+	bctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	if p.cfg.SummaryInterval > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.summarize(bctx) }()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); p.watchBrokers(bctx) }()
+	return func() { cancel(); wg.Wait() }
+}
+
 // Run consumes until ctx is cancelled, then stops taking records, waits for
 // in-flight produces, commits, and leaves the group. It closes both clients.
 func (p *Pipeline) Run(ctx context.Context) error {
@@ -219,17 +234,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	p.running.Store(true)
 	defer p.running.Store(false)
-	var wg sync.WaitGroup
-	if p.cfg.SummaryInterval > 0 {
-		sctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		wg.Add(1)
-		go func() { defer wg.Done(); p.summarize(sctx) }()
-	}
-	hctx, stopHealth := context.WithCancel(ctx)
-	defer stopHealth()
-	wg.Add(1)
-	go func() { defer wg.Done(); p.watchBrokers(hctx) }()
+	stopBackground := p.background(ctx)
+	defer stopBackground()
 	p.log.Info("pipeline starting",
 		zap.Strings("brokers", p.cfg.Brokers), zap.Strings("topics", p.cfg.Topics), zap.String("topic_regex", p.cfg.TopicRegex),
 		zap.String("group", p.cfg.Group), zap.String("kept_topic", p.cfg.KeptTopic),
@@ -273,8 +279,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	err := p.producer.Flush(fctx)
 	cancel()
 	p.producer.Close()
-	stopHealth()
-	wg.Wait()
+	stopBackground()
 	if err != nil {
 		return fmt.Errorf("flushing producer at shutdown: %w", err)
 	}

@@ -203,17 +203,8 @@ func (p *Pipeline) runTransact(ctx context.Context) error {
 	t := p.txn
 	p.running.Store(true)
 	defer p.running.Store(false)
-	var wg sync.WaitGroup
-	if p.cfg.SummaryInterval > 0 {
-		sctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		wg.Add(1)
-		go func() { defer wg.Done(); p.summarize(sctx) }()
-	}
-	hctx, stopHealth := context.WithCancel(ctx)
-	defer stopHealth()
-	wg.Add(1)
-	go func() { defer wg.Done(); p.watchBrokers(hctx) }()
+	stopBackground := p.background(ctx)
+	defer stopBackground()
 	p.log.Info("pipeline starting (exactly-once: transactions)",
 		zap.Strings("brokers", p.cfg.Brokers), zap.Strings("topics", p.cfg.Topics), zap.String("topic_regex", p.cfg.TopicRegex),
 		zap.String("group", p.cfg.Group), zap.String("transactional_id", t.id), zap.Duration("transaction_timeout", t.timeout),
@@ -235,8 +226,7 @@ func (p *Pipeline) runTransact(ctx context.Context) error {
 	}
 	p.log.Info("pipeline stopping: leaving the group")
 	t.sess.Close()
-	stopHealth()
-	wg.Wait()
+	stopBackground()
 	if err != nil {
 		return err
 	}
