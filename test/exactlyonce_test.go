@@ -33,9 +33,36 @@ func (e *env) readCommitted(topics ...string) map[string][]*kgo.Record {
 		t string
 		p int32
 	}
-	lso, err := e.adm.ListCommittedOffsets(ctx, topics...)
-	if err != nil {
-		e.t.Fatal(err)
+	// A member killed in a transaction leaves it open until the broker
+	// aborts it (transaction timeout): until then the last stable offset
+	// stops short of outputs that later transactions committed. Read only
+	// once no transaction is open on the outputs, so "up to the last
+	// stable offset" means everything.
+	var lso kadm.ListedOffsets
+	for {
+		var err error
+		lso, err = e.adm.ListCommittedOffsets(ctx, topics...)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		hwm, err := e.adm.ListEndOffsets(ctx, topics...)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		open := 0
+		hwm.Each(func(o kadm.ListedOffset) {
+			if l, ok := lso.Lookup(o.Topic, o.Partition); !ok || l.Offset != o.Offset {
+				open++
+			}
+		})
+		if open == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			e.t.Fatalf("reading %v read_committed: %d partitions still have an open transaction", topics, open)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	want := map[tp]int64{}
 	lso.Each(func(o kadm.ListedOffset) {
