@@ -114,32 +114,15 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	p.checkInputs(ctx)
 
-	start := kgo.NewOffset().AtStart()
-	if cfg.StartLatest {
-		start = kgo.NewOffset().AtEnd()
-	}
-	consOpts := append(p.commonOpts("consumer"),
-		kgo.ConsumerGroup(cfg.Group),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
-		kgo.ConsumeResetOffset(start),
-		kgo.SessionTimeout(cfg.SessionTimeout),
+	consOpts := append(p.commonOpts("consumer"), p.inputOpts()...)
+	consOpts = append(consOpts,
 		kgo.BlockRebalanceOnPoll(),
 		kgo.AutoCommitMarks(),
 		kgo.AutoCommitInterval(cfg.CommitInterval),
 		kgo.OnPartitionsAssigned(p.assigned),
 		kgo.OnPartitionsRevoked(p.revoked),
 		kgo.OnPartitionsLost(p.lost),
-		kgo.FetchMaxBytes(32<<20),
-		kgo.FetchMaxPartitionBytes(4<<20),
-		// A partition resumed after back-pressure joins the next fetch only
-		// once the fetch in flight returns; an idle fetch waits this long.
-		kgo.FetchMaxWait(250*time.Millisecond),
 	)
-	if cfg.TopicRegex != "" {
-		consOpts = append(consOpts, kgo.ConsumeRegex(), kgo.ConsumeTopics(cfg.TopicRegex))
-	} else {
-		consOpts = append(consOpts, kgo.ConsumeTopics(cfg.Topics...))
-	}
 	if p.consumer, err = kgo.NewClient(consOpts...); err != nil {
 		p.producer.Close()
 		return nil, fmt.Errorf("creating Kafka consumer: %w", err)
@@ -210,6 +193,31 @@ func (p *Pipeline) checkInputs(ctx context.Context) {
 
 // Metrics returns the pipeline's metrics (cmd feeds rule reloads into it).
 func (p *Pipeline) Metrics() *Metrics { return p.m }
+
+// inputOpts are the consumer options both delivery modes share: the group,
+// where a partition without a commit starts, fetch sizes and the topics.
+func (p *Pipeline) inputOpts() []kgo.Opt {
+	cfg := p.cfg
+	start := kgo.NewOffset().AtStart()
+	if cfg.StartLatest {
+		start = kgo.NewOffset().AtEnd()
+	}
+	opts := []kgo.Opt{
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.ConsumeResetOffset(start),
+		kgo.SessionTimeout(cfg.SessionTimeout),
+		kgo.FetchMaxBytes(32 << 20),
+		kgo.FetchMaxPartitionBytes(4 << 20),
+		// A partition resumed after back-pressure joins the next fetch only
+		// once the fetch in flight returns; an idle fetch waits this long.
+		kgo.FetchMaxWait(250 * time.Millisecond),
+	}
+	if cfg.TopicRegex != "" {
+		return append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(cfg.TopicRegex))
+	}
+	return append(opts, kgo.ConsumeTopics(cfg.Topics...))
+}
 
 // background starts the goroutines that live as long as Run: the periodic
 // summary and the broker reachability ping. stop ends and awaits them; it

@@ -98,10 +98,6 @@ func (p *Pipeline) newTransact() error {
 	}
 
 	codec, _ := compressionCodec(cfg.Compression)
-	start := kgo.NewOffset().AtStart()
-	if cfg.StartLatest {
-		start = kgo.NewOffset().AtEnd()
-	}
 	opts := append(p.commonOpts("transact"),
 		kgo.TransactionalID(t.id),
 		kgo.TransactionTimeout(t.timeout),
@@ -113,24 +109,13 @@ func (p *Pipeline) newTransact() error {
 		kgo.MaxBufferedRecords(250000),
 		kgo.MaxBufferedBytes(256<<20),
 
-		kgo.ConsumerGroup(cfg.Group),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
-		kgo.ConsumeResetOffset(start),
-		kgo.SessionTimeout(cfg.SessionTimeout),
 		// Inputs written transactionally count only once committed.
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.OnPartitionsAssigned(p.txnAssigned),
 		kgo.OnPartitionsRevoked(p.txnRevoked),
 		kgo.OnPartitionsLost(p.txnRevoked),
-		kgo.FetchMaxBytes(32<<20),
-		kgo.FetchMaxPartitionBytes(4<<20),
-		kgo.FetchMaxWait(250*time.Millisecond),
 	)
-	if cfg.TopicRegex != "" {
-		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(cfg.TopicRegex))
-	} else {
-		opts = append(opts, kgo.ConsumeTopics(cfg.Topics...))
-	}
+	opts = append(opts, p.inputOpts()...)
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return fmt.Errorf("creating Kafka transactional client: %w", err)
