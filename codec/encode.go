@@ -83,6 +83,9 @@ func (f *Flow) appendField(dst []byte, start int, id Field) []byte {
 	default:
 		dst = append(dst, memberPrefix[id]...)
 	}
+	if f.pending>>id&1 != 0 {
+		return appendLabelsJSON(dst, f.Labels(id))
+	}
 	return appendValue(dst, v)
 }
 

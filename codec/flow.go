@@ -261,6 +261,10 @@ type Flow struct {
 	// set has bit id set for every vals[id] written since Reset, so Reset
 	// clears only those instead of the whole array.
 	set uint64
+	// pending has bit id set for a field whose Str is rendered on first
+	// use: a text record's labels, whose JSON form most records never need
+	// (the rules match the parsed pairs; AppendJSON writes them directly).
+	pending uint64
 	// pred[p] is 1 + the field that followed field p-1 (p == 0: the first
 	// member) in the last JSON record, 0 when unknown. DecodeJSON checks
 	// it before hashing a member name. It survives Reset on purpose.
@@ -284,7 +288,7 @@ func (f *Flow) Reset() {
 			f.vals[bits.TrailingZeros64(m)] = Value{}
 		}
 	}
-	f.set = 0
+	f.set, f.pending = 0, 0
 	f.srcIP, f.dstIP = netip.Addr{}, netip.Addr{}
 	f.srcLabels = f.srcLabels[:0]
 	f.dstLabels = f.dstLabels[:0]
@@ -300,7 +304,20 @@ func (f *Flow) Format() Format { return f.format }
 
 // Get returns the value of a known field; Kind is KindAbsent when the record
 // lacks it. The pointer is for reading: change a field with Set.
-func (f *Flow) Get(id Field) *Value { return &f.vals[id] }
+func (f *Flow) Get(id Field) *Value {
+	if f.pending>>id&1 != 0 {
+		f.render(id)
+	}
+	return &f.vals[id]
+}
+
+// render writes the JSON text of a pending labels field.
+func (f *Flow) render(id Field) {
+	f.pending &^= 1 << id
+	start := len(f.scratch)
+	f.scratch = appendLabelsJSON(f.scratch, f.Labels(id))
+	f.vals[id].Str = bstr(f.scratch[start:])
+}
 
 // Addr returns the parsed address of SourceIP or DestIP. ok is false when
 // the field is absent, null, or not an address.
@@ -346,7 +363,7 @@ func (f *Flow) Extra() []Member { return f.extra }
 func (f *Flow) Lookup(key string) (Value, bool) {
 	if e, ok := lookupKey(key); ok {
 		if (e.alias != 0) == (f.alias&bitFor(e.field) != 0) {
-			v := f.vals[e.field]
+			v := *f.Get(e.field)
 			return v, v.Kind != KindAbsent
 		}
 		// The other spelling holds the field; this one may be an extra.

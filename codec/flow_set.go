@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"math/bits"
 	"net/netip"
 	"unsafe"
 )
@@ -13,6 +14,7 @@ func (f *Flow) Set(id Field, v Value) {
 	if f.format == FormatJSON && f.vals[id].Kind == KindAbsent && v.Kind != KindAbsent && !f.inOrder(uint32(id)) {
 		f.order = append(f.order, uint32(id))
 	}
+	f.pending &^= 1 << id
 	f.put(id, v)
 	switch id {
 	case SourceIP, DestIP, SourceLabels, DestLabels, Proto:
@@ -62,6 +64,8 @@ func (f *Flow) inOrder(o uint32) bool {
 // any order). The wire form they came from does not matter, so a text record
 // equals its JSON encoding decoded again.
 func (f *Flow) Equal(g *Flow) bool {
+	f.renderAll()
+	g.renderAll()
 	if f.vals != g.vals || f.srcIP != g.srcIP || f.dstIP != g.dstIP {
 		return false
 	}
@@ -90,4 +94,10 @@ func labelsEqual(a, b []Label) bool {
 		}
 	}
 	return true
+}
+
+func (f *Flow) renderAll() {
+	for m := f.pending; m != 0; m &= m - 1 {
+		f.render(Field(bits.TrailingZeros64(m)))
+	}
 }

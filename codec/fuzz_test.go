@@ -74,19 +74,46 @@ func FuzzDecodeText(f *testing.F) {
 		"1 2 3",
 		"10.244.7.79",
 		"01.2.3.255",
+		// Numbers at the fast path's word boundaries: 7, 8, 9, 15 and 16
+		// digits, leading zeros, and the last bytes of the record.
+		"1234567 12345678 wep a b - wep c d - 1.2.3.4 5.6.7.8 6 123456789 0 123456789012345 1234567890123456 00 src 0 01 1 2 x",
+		"1528842551 1528842851 wep dev rails-81531* [a=b,c=d=e,f=] wep dev m-1 [k:v] - - - 6 - 3000 7 3 4 out 154 61 70111 49404 allow",
+		"1 2 wep dev a [a=b,,c=d] wep dev b [=v] - - 6 1 2 3 4 5 src 6 7 8 9 a",
+		"1 2 wep dev a [a=b,] wep dev b [\"x\"=y] 10.0.0.01 - udp 1 2 3 4 5 src 6 7 8 9 a b",
+		"1 2 wep d\xc3\xa9v a - wep dev b - - - 6 1 2 3 4 5 src 6 7 8 9 -",
+		"1 2 wep d\xc3v a - wep dev b - - - 6 1 2 3 4 5 src 6 7 8 9 -",
 	} {
 		f.Add([]byte(s))
 	}
+	prev := []byte(`{"start_time":1,"source_labels":{"labels":["x=y"]},"process_name":"p","tcp_min_mss":5,"extra":[1]}`)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if a, ok := parseIPv4(string(b)); ok {
 			if want, err := netip.ParseAddr(string(b)); err != nil || a != want {
 				t.Fatalf("parseIPv4(%q) = %v, netip.ParseAddr = %v, %v", b, a, want, err)
 			}
 		}
-		var fl Flow
-		if err := DecodeText(b, &fl); err != nil {
+		// Decode into a Flow that held a JSON record: nothing of it may
+		// survive. The general path alone must give the same result.
+		var fl, general Flow
+		if err := DecodeJSON(prev, &fl); err != nil {
+			t.Fatal(err)
+		}
+		err := DecodeText(b, &fl)
+		general.resetForText()
+		end := len(b)
+		for end > 0 && isBlank(b[end-1]) {
+			end--
+		}
+		gerr := decodeTextGeneral(b[:end], &general)
+		if (err == nil) != (gerr == nil) || err != nil && err.Error() != gerr.Error() {
+			t.Fatalf("DecodeText(%q) = %v, the general path alone: %v", b, err, gerr)
+		}
+		if err != nil {
 			checkSyntaxError(t, b, err, FormatText)
 			return
+		}
+		if !fl.Equal(&general) || string(AppendJSON(nil, &fl)) != string(AppendJSON(nil, &general)) {
+			t.Fatalf("DecodeText(%q) differs from the general path:\n%s\n%s", b, AppendJSON(nil, &fl), AppendJSON(nil, &general))
 		}
 		checkReencode(t, b, &fl)
 	})

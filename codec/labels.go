@@ -20,7 +20,12 @@ func (f *Flow) setTextLabels(id Field, tok []byte) error {
 	if id == DestLabels {
 		labels = f.dstLabels
 	}
-	labels = labels[:0]
+	labels, ok := splitPlainLabels(s, labels[:0])
+	if ok {
+		s = ""
+	} else {
+		labels = labels[:0]
+	}
 	for s != "" {
 		entry := s
 		rest := ""
@@ -45,10 +50,39 @@ func (f *Flow) setTextLabels(id Field, tok []byte) error {
 	} else {
 		f.srcLabels = labels
 	}
-	start := len(f.scratch)
-	f.scratch = appendLabelsJSON(f.scratch, labels)
-	f.put(id, Value{Str: bstr(f.scratch[start:]), Kind: KindObject})
+	// The JSON text is rendered when first asked for (see Flow.pending).
+	f.put(id, Value{Kind: KindObject})
+	f.pending |= 1 << id
 	return nil
+}
+
+// splitPlainLabels is the common case of a labels column: "k=v" entries
+// with no quotes. It reports false for anything else, which the general
+// loop in setTextLabels then parses or refuses.
+func splitPlainLabels(s string, labels []Label) ([]Label, bool) {
+	for {
+		eq, k := -1, 0
+		for ; k < len(s); k++ {
+			c := s[k]
+			if c == ',' {
+				break
+			}
+			if c == '"' {
+				return labels, false
+			}
+			if c == '=' && eq < 0 {
+				eq = k
+			}
+		}
+		if eq <= 0 { // no '=' (maybe "k:v"), or an empty key or entry
+			return labels, false
+		}
+		labels = append(labels, Label{Key: s[:eq], Value: s[eq+1 : k]})
+		if k == len(s) {
+			return labels, true
+		}
+		s = s[k+1:]
+	}
 }
 
 func splitTextLabel(e string) (Label, error) {

@@ -92,6 +92,16 @@ func DecodeText(b []byte, f *Flow) error {
 		end--
 	}
 	b = b[:end]
+	if len(b) > 0 && !isBlank(b[0]) && decodeTextFast(b, f) {
+		return nil
+	}
+	f.resetForText() // the fast path gave up part way
+	return decodeTextGeneral(b, f)
+}
+
+// decodeTextGeneral is DecodeText for any record, after the fast path (see
+// decodeTextFast) gave up. b has no trailing blanks; f is reset.
+func decodeTextGeneral(b []byte, f *Flow) error {
 	i := 0
 	for i < len(b) && isBlank(b[i]) {
 		i++
@@ -187,7 +197,7 @@ func (f *Flow) resetForText() {
 	for m := f.set &^ textMask; m != 0; m &= m - 1 {
 		f.vals[bits.TrailingZeros64(m)] = Value{}
 	}
-	f.set = 0
+	f.set, f.pending = 0, 0
 	f.srcIP, f.dstIP = netip.Addr{}, netip.Addr{}
 	f.srcLabels = f.srcLabels[:0]
 	f.dstLabels = f.dstLabels[:0]
@@ -243,12 +253,13 @@ func (f *Flow) setColumn(col int, tok []byte, off int) error {
 			if a, err = netip.ParseAddr(s); err != nil {
 				return textError(col, off, "not an IP address: "+quoteToken(tok))
 			}
+			a = a.Unmap()
 		}
 		f.put(c.field, Value{Str: s, Kind: KindString})
 		if c.field == SourceIP {
-			f.srcIP = a.Unmap()
+			f.srcIP = a
 		} else {
-			f.dstIP = a.Unmap()
+			f.dstIP = a
 		}
 	case colProto:
 		n, ok := protoNumber(s)
@@ -274,31 +285,40 @@ func (f *Flow) setColumn(col int, tok []byte, off int) error {
 // parseIPv4 is a fast path for the common dotted quad. Anything else
 // (IPv6, leading zeros, out of range) is left to netip.ParseAddr, which
 // decides what is valid.
-func parseIPv4(b string) (netip.Addr, bool) {
+func parseIPv4(s string) (netip.Addr, bool) {
 	var ip [4]byte
-	octet, n, digits := 0, 0, 0
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; {
-		case '0' <= c && c <= '9':
-			if digits > 0 && n == 0 { // leading zero
+	i := 0
+	for k := range ip {
+		if k > 0 {
+			if i >= len(s) || s[i] != '.' {
 				return netip.Addr{}, false
 			}
-			n = n*10 + int(c-'0')
-			digits++
-			if n > 255 {
-				return netip.Addr{}, false
-			}
-		case c == '.' && digits > 0 && octet < 3:
-			ip[octet] = byte(n)
-			octet, n, digits = octet+1, 0, 0
-		default:
+			i++
+		}
+		if i >= len(s) || s[i]-'0' > 9 {
 			return netip.Addr{}, false
 		}
+		n := uint(s[i] - '0')
+		i++
+		if i < len(s) && s[i]-'0' <= 9 {
+			if n == 0 { // leading zero
+				return netip.Addr{}, false
+			}
+			n = n*10 + uint(s[i]-'0')
+			i++
+			if i < len(s) && s[i]-'0' <= 9 {
+				n = n*10 + uint(s[i]-'0')
+				i++
+			}
+		}
+		if n > 255 {
+			return netip.Addr{}, false
+		}
+		ip[k] = byte(n)
 	}
-	if octet != 3 || digits == 0 {
+	if i != len(s) {
 		return netip.Addr{}, false
 	}
-	ip[3] = byte(n)
 	return netip.AddrFrom4(ip), true
 }
 
