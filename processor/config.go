@@ -40,8 +40,9 @@ type Config struct {
 	Compression   string
 	Linger        time.Duration // default 5ms
 	BatchMaxBytes int           // default 1 MiB
-	// DeliveryTimeout bounds how long the producer retries one record
-	// before reporting it failed (default 2m). A failed record stalls its
+	// DeliveryTimeout bounds how long the producer retries one record,
+	// counted from its produce, before reporting it failed (default 2m);
+	// see deliveryDeadline in worker.go. A failed record stalls its
 	// input partition, which is retried from that record on.
 	DeliveryTimeout time.Duration
 

@@ -93,7 +93,8 @@ func New(cfg Config) (*Pipeline, error) {
 		kgo.ProducerBatchCompression(codec),
 		kgo.ProducerLinger(cfg.Linger),
 		kgo.ProducerBatchMaxBytesFn(p.batchMaxBytes),
-		kgo.RecordDeliveryTimeout(cfg.DeliveryTimeout),
+		// No RecordDeliveryTimeout: it counts from the record's timestamp,
+		// which outputs take from their input; see deliveryDeadline.
 		kgo.MaxBufferedRecords(250000),
 		kgo.MaxBufferedBytes(256<<20),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotence is on by default and needs all acks

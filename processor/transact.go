@@ -105,7 +105,8 @@ func (p *Pipeline) newTransact() error {
 		kgo.ProducerBatchCompression(codec),
 		kgo.ProducerLinger(cfg.Linger),
 		kgo.ProducerBatchMaxBytesFn(p.batchMaxBytes),
-		kgo.RecordDeliveryTimeout(cfg.DeliveryTimeout),
+		// No RecordDeliveryTimeout: it counts from the record's timestamp,
+		// which outputs take from their input; see deliveryDeadline.
 		kgo.MaxBufferedRecords(250000),
 		kgo.MaxBufferedBytes(256<<20),
 

@@ -2,6 +2,8 @@ package processor
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -43,7 +45,9 @@ type worker struct {
 	stalled        atomic.Bool  // failed, and no record acknowledged since
 	lag            atomic.Int64
 
-	// Owned by the worker goroutine.
+	// Owned by the worker goroutine (exactly-once: by the goroutine
+	// routing the partition's records).
+	delivery deliveryDeadline
 	fifo     []*entry
 	head     int
 	backoff  time.Duration
@@ -281,6 +285,7 @@ func (w *worker) drain() {
 
 // release forgets the partition's per-partition gauges once it is gone.
 func (w *worker) release() {
+	w.delivery.stop()
 	part := strconv.Itoa(int(w.tp.partition))
 	w.p.m.lag.DeleteLabelValues(w.tp.topic, part)
 	w.p.m.stalled.DeleteLabelValues(w.tp.topic, part)
@@ -309,8 +314,47 @@ func (w *worker) produce(e *entry, topic string, value []byte, headers []kgo.Rec
 		Timestamp: e.rec.Timestamp,
 	}
 	// Not the run context: records already routed must still be delivered
-	// while the pipeline drains at shutdown.
-	w.p.producer.Produce(context.Background(), out, e.acked)
+	// while the pipeline drains at shutdown. The record's context bounds
+	// its delivery instead (see deliveryDeadline).
+	w.p.producer.Produce(w.delivery.context(w.p.cfg.DeliveryTimeout), out, e.acked)
+}
+
+// deliveryDeadline bounds how long the producer tries to deliver a record,
+// counted from the produce.
+//
+// franz-go's RecordDeliveryTimeout counts from the record's Timestamp, and
+// outputs carry their input's timestamp: every output of an input older
+// than the timeout failed at once ("records have timed out"), so a backlog
+// older than two minutes, or any record retried after a stall that long,
+// could never be produced. The deadline goes in the record's context
+// instead, which franz-go checks where it checks the timeout (never for a
+// batch whose outcome is unknown, so idempotence holds).
+//
+// One context serves every record produced within a second: its deadline
+// is between DeliveryTimeout and DeliveryTimeout+1s after their produce,
+// and a timer per record would cost more than the produce itself. A
+// replaced context is not cancelled, records in flight still use it; it
+// ends at its deadline.
+type deliveryDeadline struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	renew  time.Time
+}
+
+func (d *deliveryDeadline) context(timeout time.Duration) context.Context {
+	now := time.Now()
+	if d.ctx == nil || now.After(d.renew) {
+		d.ctx, d.cancel = context.WithDeadline(context.Background(), now.Add(timeout+time.Second))
+		d.renew = now.Add(time.Second)
+	}
+	return d.ctx
+}
+
+// stop releases the current context's timer once the partition is gone.
+func (d *deliveryDeadline) stop() {
+	if d.cancel != nil {
+		d.cancel()
+	}
 }
 
 // acked is the produce promise: it runs on the producer's goroutine.
@@ -329,6 +373,9 @@ func (e *entry) acked(r *kgo.Record, err error) {
 
 func (w *worker) onProduceError(e *entry, r *kgo.Record, err error) {
 	w.p.m.produceErrors.WithLabelValues(r.Topic).Inc()
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("not delivered within the delivery timeout (%s): %w", w.p.cfg.DeliveryTimeout, err)
+	}
 	if w.failed.Swap(true) {
 		return // one log line per failure episode
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/flowsieve/flowsieve/processor"
 )
@@ -82,5 +85,53 @@ func checkEndpoints(t *testing.T, p *processor.Pipeline, ins []input) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// TestOldInputs: inputs written an hour ago (a backlog, a replay) are
+// processed like new ones, in both delivery modes, although their age is
+// far past the producer's delivery timeout, and their outputs keep the
+// inputs' timestamps.
+func TestOldInputs(t *testing.T) {
+	t.Parallel()
+	for _, exactly := range []bool{false, true} {
+		name := map[bool]string{false: "at_least_once", true: "exactly_once"}[exactly]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, 2)
+			rulesFile := writeRules(t, t.TempDir(), testRules)
+			ins := makeInputs("old", 2000, e.parts, map[int32]int{})
+			written := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+			recs := make([]*kgo.Record, len(ins))
+			for i, in := range ins {
+				recs[i] = &kgo.Record{Topic: rawTopic, Partition: in.partition, Key: []byte(in.key), Value: in.value,
+					Timestamp: written, Headers: []kgo.RecordHeader{{Key: "origin", Value: []byte("e2e")}}}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := e.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			e.startPipeline("old", rulesFile, func(c *processor.Config) {
+				c.DeliveryTimeout = 5 * time.Second
+				if exactly {
+					exactlyOnce(c)
+				}
+			})
+			e.waitCommitted("old", 60*time.Second)
+			read := e.readTopics
+			if exactly {
+				read = e.readCommitted
+			}
+			outs := read(keptTopic, threatsTopic, invalidTopic)
+			e.check(ins, exactly, false, outs)
+			for topic, rs := range outs {
+				for _, r := range rs {
+					if !r.Timestamp.Equal(written) {
+						t.Fatalf("%s: %s has timestamp %v, want its input's %v", topic, r.Key, r.Timestamp, written)
+					}
+				}
+			}
+		})
 	}
 }
