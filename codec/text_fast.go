@@ -92,6 +92,29 @@ func decodeTextFast(b []byte, f *Flow) bool {
 				v = Value{}
 			}
 			f.vals[c.field-1] = v
+		case colIP:
+			a, ok := parseIPv4(bstr(b[i:j]))
+			if !ok {
+				if f.setColumn(col, b[i:j], i) != nil {
+					return false
+				}
+				break
+			}
+			f.vals[c.field] = Value{Str: bstr(b[i:j]), Kind: KindString}
+			if c.field == SourceIP {
+				f.srcIP = a
+			} else {
+				f.dstIP = a
+			}
+		case colProto:
+			// Felix writes the number: 6, 17, 1, 58, 132.
+			if p, ok := parseUint8(bstr(b[i:j])); ok && protoNames[p] != "" {
+				f.vals[c.field] = Value{Str: protoNames[p], Int: p, Kind: KindString}
+				break
+			}
+			if f.setColumn(col, b[i:j], i) != nil {
+				return false
+			}
 		default:
 			if f.setColumn(col, b[i:j], i) != nil {
 				return false
