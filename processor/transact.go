@@ -256,10 +256,18 @@ func (t *transactor) transaction(ctx context.Context, p *Pipeline, first kgo.Fet
 
 	// Not ctx: at shutdown the transaction in progress still ends
 	// properly, with a commit when its outputs are all acknowledged.
+	// Outputs that cannot be produced (an output topic missing, the
+	// brokers down) would hold the flush until their delivery timeout:
+	// give up on them at half the transaction timeout, so that the abort
+	// has the other half, before the broker would abort the transaction
+	// itself. (One context for both used it all up in the flush: End then
+	// failed on the expired context and Run returned.)
+	fctx, fcancel := context.WithDeadline(context.Background(), began.Add(t.timeout/2))
+	flushErr := p.producer.Flush(fctx)
+	fcancel()
+	failed := flushErr != nil
 	ectx, cancel := context.WithTimeout(context.Background(), t.timeout)
 	defer cancel()
-	flushErr := p.producer.Flush(ectx)
-	failed := flushErr != nil
 	p.mu.Lock()
 	for _, tp := range t.parts {
 		if tp.w.failed.Swap(false) {
