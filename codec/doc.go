@@ -90,6 +90,14 @@
 // A pair without '=' (or ':') is a key with an empty value; keys cannot be
 // empty or hold '=', and neither keys nor values can hold commas. The field
 // is then Kind object with Str in Calico's shape, {"labels":["k=v",...]}.
+// That Str is written on first use (Get, Lookup, Equal): most records are
+// judged on the parsed pairs (Flow.Labels) and AppendJSON writes the pairs
+// directly, so the rendering is skipped unless a rule asks for the text.
+//
+// Records as felix writes them (one space between columns, canonical
+// numbers) take a fast path that finds column ends and parses numbers eight
+// bytes at a time; any other record is decoded again by the general loop,
+// which gives the same Flow and alone words the errors.
 //
 // A record with the wrong number of columns, a non-number in a number
 // column, a bad address, proto or labels column, or invalid UTF-8 is a
