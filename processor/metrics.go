@@ -18,6 +18,7 @@ type Metrics struct {
 	flagged       *prometheus.CounterVec // rule, severity
 	parseErrors   *prometheus.CounterVec // reason
 	produceErrors *prometheus.CounterVec // topic
+	recreations   *prometheus.CounterVec // topic
 	stalled       *prometheus.GaugeVec   // topic, partition
 	lag           *prometheus.GaugeVec   // topic, partition
 	latency       prometheus.Histogram   // consume -> every output acknowledged
@@ -60,6 +61,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "flowsieve_produce_errors_total",
 			Help: "Output records the producer failed to deliver after its retries, per output topic; each stalls its input partition until a retry succeeds.",
 		}, []string{"topic"}),
+		recreations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowsieve_output_topic_recreations_total",
+			Help: "Output topics found deleted and created again under the running pipeline, per topic; each time the producer forgets the old topic and the stalled records go to the new one.",
+		}, []string{"topic"}),
 		stalled: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "flowsieve_partition_stalled",
 			Help: "1 while an input partition cannot progress because an output record failed to produce.",
@@ -94,7 +99,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Input partitions this member is processing.",
 		}),
 	}
-	reg.MustRegister(m.consumed, m.produced, m.dropped, m.flagged, m.parseErrors, m.produceErrors,
+	reg.MustRegister(m.consumed, m.produced, m.dropped, m.flagged, m.parseErrors, m.produceErrors, m.recreations,
 		m.stalled, m.lag, m.latency, m.reloads, m.rulesVersion, m.reloadTime, m.reloadOK, m.assigned)
 	return m
 }

@@ -49,6 +49,10 @@ type Pipeline struct {
 	workers map[topicPartition]*worker
 
 	stalled atomic.Int32 // partitions whose produce failed and has not yet succeeded again
+	// lastFailure is the last failed produce, named by readiness while
+	// a partition is stalled.
+	lastFailure atomic.Pointer[produceFailure]
+	recreated   recreated
 	// brokerDown holds why the brokers did not answer the last check
 	// (health.go), nil while they do.
 	brokerDown atomic.Pointer[string]
@@ -375,7 +379,7 @@ func (p *Pipeline) Ready() error {
 	case p.brokerDown.Load() != nil:
 		return fmt.Errorf("brokers unreachable: %s", *p.brokerDown.Load())
 	case p.stalled.Load() > 0:
-		return fmt.Errorf("producer unhealthy: %d partition(s) stalled on failed produces", p.stalled.Load())
+		return fmt.Errorf("producer unhealthy: %d partition(s) stalled on failed produces; last failure: %s", p.stalled.Load(), p.lastFailure.Load())
 	}
 	return nil
 }

@@ -31,6 +31,7 @@ const (
 // record is produced again after a failure; counters then stay as they are.
 func (w *worker) route(e *entry, retry bool) {
 	e.left.Store(1) // held until every output is handed to the producer
+	e.purges = w.p.recreated.count.Load()
 	defer func() {
 		e.left.Add(-1)
 	}()

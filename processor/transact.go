@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 )
@@ -278,6 +279,15 @@ func (t *transactor) transaction(ctx context.Context, p *Pipeline, first kgo.Fet
 	committed, err := t.sess.End(ectx, kgo.TransactionEndTry(!failed))
 	took := time.Since(began)
 	t.duration.Observe(took.Seconds())
+	if err != nil && outputRecreated(err) {
+		// An output topic this transaction produced to was deleted and
+		// created again: franz-go refused the commit and aborted, and
+		// the session is usable. The next transaction's produces to the
+		// topic fail with UNKNOWN_TOPIC_ID, and its abort purges the
+		// topic (below).
+		p.log.Warn("transaction aborted: an output topic it produced to was deleted and created again", zap.Error(err))
+		failed, err = true, nil
+	}
 	if err != nil {
 		t.results.WithLabelValues("aborted").Inc()
 		return fmt.Errorf("ending transaction (its outputs and offsets are not committed; they will be processed again): %w", err)
@@ -287,6 +297,12 @@ func (t *transactor) transaction(ctx context.Context, p *Pipeline, first kgo.Fet
 		p.log.Warn("transaction aborted; its records will be processed again",
 			zap.Int("records", n), zap.Bool("produce_failed", failed), zap.NamedError("flush_error", flushErr))
 		if failed {
+			// Nothing is in flight now: purge the output topics
+			// found recreated (see recreated.go). A topic that is
+			// back needs no outage back-off.
+			if p.purgeRecreated(t.takeRecreated(p)) {
+				t.backoff = 0
+			}
 			// Produce failures (an output topic gone, the brokers
 			// down) last a while: back off before trying again.
 			t.backoff = min(max(2*t.backoff, time.Second), 30*time.Second)
@@ -317,6 +333,30 @@ func (t *transactor) transaction(ctx context.Context, p *Pipeline, first kgo.Fet
 		}
 	}
 	return nil
+}
+
+// takeRecreated gathers the output topics the partitions found recreated
+// during the transaction, with the oldest purge count of each.
+func (t *transactor) takeRecreated(p *Pipeline) map[string]uint64 {
+	topics := map[string]uint64{}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, tp := range t.parts {
+		for topic, n := range tp.w.takeRecreated() {
+			if old, ok := topics[topic]; !ok || n < old {
+				topics[topic] = n
+			}
+		}
+	}
+	return topics
+}
+
+// outputRecreated reports whether End refused to commit because an output
+// topic the transaction produced to was deleted and created again: franz-go
+// then aborts and wraps both TRANSACTION_ABORTABLE and UNKNOWN_TOPIC_ID
+// (a recreated input topic wraps only the latter, and stays fatal).
+func outputRecreated(err error) bool {
+	return errors.Is(err, kerr.TransactionAbortable) && errors.Is(err, kerr.UnknownTopicID)
 }
 
 // route hands each partition's records to a goroutine of its own and

@@ -45,6 +45,11 @@ type worker struct {
 	stalled        atomic.Bool  // failed, and no record acknowledged since
 	lag            atomic.Int64
 
+	// Output topics found deleted and created again, with the purge
+	// count when the failed record was routed (see recreated.go).
+	recreatedMu     sync.Mutex
+	recreatedTopics map[string]uint64
+
 	// Owned by the worker goroutine (exactly-once: by the goroutine
 	// routing the partition's records).
 	delivery deliveryDeadline
@@ -70,6 +75,9 @@ type entry struct {
 	w      *worker
 	left   atomic.Int32 // outputs not yet acknowledged, +1 while being produced
 	failed atomic.Bool
+	// purges is the count of output topic purges when the entry was
+	// last routed (see recreated.go).
+	purges uint64
 }
 
 func newWorker(p *Pipeline, tp topicPartition) *worker {
@@ -143,6 +151,10 @@ func (w *worker) run() {
 			// Stop taking records; once nothing is in flight, retry
 			// every unacknowledged record from the failed one on.
 			if retry == nil && w.outstanding.Load() == 0 {
+				if w.p.purgeRecreated(w.takeRecreated()) {
+					// The topic is back: no outage back-off.
+					w.backoff = 0
+				}
 				retry = time.After(w.nextBackoff())
 			}
 			continue
@@ -375,6 +387,10 @@ func (w *worker) onProduceError(e *entry, r *kgo.Record, err error) {
 	w.p.m.produceErrors.WithLabelValues(r.Topic).Inc()
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("not delivered within the delivery timeout (%s): %w", w.p.cfg.DeliveryTimeout, err)
+	}
+	w.p.lastFailure.Store(&produceFailure{topic: r.Topic, err: err})
+	if isRecreated(err) {
+		w.noteRecreated(r.Topic, e.purges)
 	}
 	if w.failed.Swap(true) {
 		return // one log line per failure episode
