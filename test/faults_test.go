@@ -99,7 +99,7 @@ func TestKillFiveTimes(t *testing.T) {
 			cfg := deliveryConfig(t, dir, e.addr, group, rulesFile, exactly, "kill5-member-0")
 			// Input keeps flowing for longer than the five kills take:
 			// each restart waits out the killed member's 6s session.
-			ins := makeInputs("k5", 25000, e.parts, map[int32]int{})
+			ins := makeInputs("k5", 50000, e.parts, map[int32]int{})
 			produced := e.produceSlowly(ins, 40*time.Second)
 
 			c := startChild(t, "run", "--config", cfg)
