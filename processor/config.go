@@ -73,6 +73,11 @@ type Config struct {
 
 	// SummaryInterval is the period of the summary log line; 0 disables.
 	SummaryInterval time.Duration
+	// LagRefreshInterval is how often the end offsets of the assigned
+	// input partitions are listed for flowsieve_consumer_lag, which
+	// fetches alone do not update while a partition is paused or stalled
+	// (default 5s; negative: fetches only). See lag.go.
+	LagRefreshInterval time.Duration
 	// StartTimeout bounds how long New waits for the brokers (default 30s).
 	StartTimeout time.Duration
 
@@ -109,6 +114,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = 45 * time.Second
+	}
+	if c.LagRefreshInterval == 0 {
+		c.LagRefreshInterval = defaultLagRefreshInterval
 	}
 	if c.CommitInterval == 0 {
 		c.CommitInterval = time.Second

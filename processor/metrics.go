@@ -71,7 +71,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"topic", "partition"}),
 		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "flowsieve_consumer_lag",
-			Help: "Records between the last consumed offset and the partition's high watermark, per assigned input partition.",
+			Help: "Input records not yet finished (at-least-once: every output acknowledged; exactly-once: transaction committed), per assigned input partition: its end offset minus its first unfinished offset. Grows while the partition is paused or stalled.",
 		}, []string{"topic", "partition"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "flowsieve_processing_latency_seconds",

@@ -225,7 +225,8 @@ func (p *Pipeline) inputOpts() []kgo.Opt {
 }
 
 // background starts the goroutines that live as long as Run: the periodic
-// summary and the broker reachability ping. stop ends and awaits them; it
+// summary, the broker reachability ping and the listing of input end
+// offsets for the consumer lag (lag.go). stop ends and awaits them; it
 // is safe to call twice.
 func (p *Pipeline) background(ctx context.Context) (stop func()) {
 	bctx, cancel := context.WithCancel(ctx)
@@ -236,6 +237,10 @@ func (p *Pipeline) background(ctx context.Context) (stop func()) {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); p.watchBrokers(bctx) }()
+	if p.cfg.LagRefreshInterval > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.refreshLag(bctx) }()
+	}
 	return func() { cancel(); wg.Wait() }
 }
 
@@ -274,10 +279,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			if w == nil {
 				return // cannot happen with BlockRebalanceOnPoll; never process an unowned partition
 			}
-			last := fp.Records[len(fp.Records)-1]
-			lag := max(fp.HighWatermark-last.Offset-1, 0)
-			w.lag.Store(lag)
-			w.lagGauge.Set(float64(lag))
+			w.lag.fetched(fp.Records[0].Offset, fp.HighWatermark)
 			w.enqueue(fp.Records, polled)
 		})
 		p.consumer.AllowRebalance()

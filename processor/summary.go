@@ -23,12 +23,10 @@ func (p *Pipeline) summarize(ctx context.Context) {
 			in, out, kept, drop, flag, inv := m.in.Load(), m.out.Load(), m.kept.Load(), m.drops.Load(), m.flags.Load(), m.invalid.Load()
 			secs := now.Sub(last).Seconds()
 			var lag int64
-			p.mu.Lock()
-			parts := len(p.workers)
-			for _, w := range p.workers {
-				lag += w.lag.Load()
+			ws, parts := p.lagWorkers()
+			for _, w := range ws {
+				lag += w.lag.value.Load()
 			}
-			p.mu.Unlock()
 			p.log.Info("summary",
 				zap.Float64("in_per_sec", float64(in-prevIn)/secs),
 				zap.Float64("out_per_sec", float64(out-prevOut)/secs),

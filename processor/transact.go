@@ -315,16 +315,28 @@ func (t *transactor) transaction(ctx context.Context, p *Pipeline, first kgo.Fet
 	}
 	t.results.WithLabelValues("committed").Inc()
 	t.backoff = 0
-	// Every record of the transaction becomes visible at the commit.
+	// Every record of the transaction becomes visible at the commit, and
+	// is finished: each partition's lag counts from the offset after its
+	// last record.
+	next := map[topicPartition]int64{}
 	for _, f := range routed {
 		f.EachPartition(func(fp kgo.FetchTopicPartition) {
 			for range fp.Records {
 				p.m.latency.Observe(took.Seconds())
 			}
+			if n := len(fp.Records); n > 0 {
+				tp := topicPartition{fp.Topic, fp.Partition}
+				next[tp] = max(next[tp], fp.Records[n-1].Offset+1)
+			}
 		})
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for tp, off := range next {
+		if part := t.parts[tp]; part != nil {
+			part.w.lag.finished(off)
+		}
+	}
 	for _, tp := range t.parts {
 		if tp.w.stalled.Swap(false) {
 			p.stalled.Add(-1)
@@ -380,8 +392,12 @@ func (t *transactor) route(p *Pipeline, fetches kgo.Fetches) int {
 			t.parts[tp] = part
 		}
 		last := fp.Records[len(fp.Records)-1]
-		lag := max(fp.HighWatermark-last.Offset-1, 0)
-		part.w.lagGauge.Set(float64(lag))
+		// The input is read committed: its end is the last stable offset.
+		end := fp.LastStableOffset
+		if end < 0 {
+			end = fp.HighWatermark
+		}
+		part.w.lag.fetched(fp.Records[0].Offset, end)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -43,7 +43,7 @@ type worker struct {
 	outstanding    atomic.Int64 // produced, promise not yet called
 	failed         atomic.Bool  // an output failed to produce; retry pending
 	stalled        atomic.Bool  // failed, and no record acknowledged since
-	lag            atomic.Int64
+	lag            *lagTracker  // flowsieve_consumer_lag (lag.go)
 
 	// Output topics found deleted and created again, with the purge
 	// count when the failed record was routed (see recreated.go).
@@ -59,7 +59,6 @@ type worker struct {
 	flow     codec.Flow
 	verdict  rules.Verdict
 	consumed prometheus.Counter
-	lagGauge prometheus.Gauge
 	names    *ruleCounters
 }
 
@@ -90,7 +89,7 @@ func newWorker(p *Pipeline, tp topicPartition) *worker {
 		done:     make(chan struct{}),
 		wake:     make(chan struct{}, 1),
 		consumed: p.m.consumed.WithLabelValues(tp.topic, part),
-		lagGauge: p.m.lag.WithLabelValues(tp.topic, part),
+		lag:      newLagTracker(p.m.lag.WithLabelValues(tp.topic, part)),
 	}
 }
 
@@ -243,6 +242,7 @@ func (w *worker) advance() {
 	w.records.Add(-n)
 	w.bytes.Add(-size)
 	w.p.consumer.MarkCommitRecords(last.rec)
+	w.lag.finished(last.rec.Offset + 1)
 	// Records before the failed one complete while it waits; only progress
 	// after the retry started means the failure is behind us.
 	if !w.failed.Load() && w.stalled.Swap(false) {
