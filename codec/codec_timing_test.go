@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
@@ -87,6 +88,64 @@ func BenchmarkDecodeText(b *testing.B) {
 	b.Run("synthetic", func(b *testing.B) { benchDecode(b, recs, avg, codec.DecodeText) })
 	docs := []byte("1528842551 1528842851 wep dev rails-81531* - wep dev memcached-38456* - - - 6 - 3000 7 3 4 out 154 61 70111 49404 allow")
 	b.Run("docs-example", func(b *testing.B) { benchDecode(b, [][]byte{docs}, len(docs), codec.DecodeText) })
+	b.Run("felix-real-as-text", func(b *testing.B) {
+		recs, _ := realFelix(b)
+		text, total := make([][]byte, len(recs)), 0
+		for i, r := range recs {
+			text[i] = felixAsText(b, r)
+			total += len(text[i])
+		}
+		benchDecode(b, text, total/len(text), codec.DecodeText)
+	})
+}
+
+// felixAsText writes a JSON flow log as felix's 24 text columns, so the
+// text parser can be measured on real names, labels and counts.
+func felixAsText(b *testing.B, rec []byte) []byte {
+	var f codec.Flow
+	if err := codec.DecodeJSON(rec, &f); err != nil {
+		b.Fatal(err)
+	}
+	var out []byte
+	for col := 1; col <= codec.TextColumns; col++ {
+		if col > 1 {
+			out = append(out, ' ')
+		}
+		name := codec.TextColumnName(col)
+		id, _ := codec.FieldByName(map[string]string{
+			"startTime": "start_time", "endTime": "end_time", "srcType": "source_type",
+			"srcNamespace": "source_namespace", "srcName": "source_name_aggr", "srcLabels": "source_labels",
+			"dstType": "dest_type", "dstNamespace": "dest_namespace", "dstName": "dest_name_aggr",
+			"dstLabels": "dest_labels", "srcIP": "source_ip", "dstIP": "dest_ip", "proto": "proto",
+			"srcPort": "source_port", "dstPort": "dest_port", "numFlows": "num_flows",
+			"numFlowsStarted": "num_flows_started", "numFlowsCompleted": "num_flows_completed",
+			"reporter": "reporter", "packetsIn": "packets_in", "packetsOut": "packets_out",
+			"bytesIn": "bytes_in", "bytesOut": "bytes_out", "action": "action",
+		}[name])
+		v := f.Get(id)
+		switch {
+		case id == codec.SourceLabels || id == codec.DestLabels:
+			if v.Kind != codec.KindObject {
+				out = append(out, '-')
+				break
+			}
+			out = append(out, '[')
+			for i, l := range f.Labels(id) {
+				if i > 0 {
+					out = append(out, ',')
+				}
+				out = append(out, l.Key+"="+l.Value...)
+			}
+			out = append(out, ']')
+		case id == codec.Proto && v.Kind != codec.KindAbsent:
+			out = strconv.AppendInt(out, v.Int, 10)
+		case v.Kind == codec.KindString && v.Str != "", v.Kind == codec.KindNumber:
+			out = append(out, v.Str...)
+		default:
+			out = append(out, '-')
+		}
+	}
+	return out
 }
 
 func BenchmarkDecodeJSON(b *testing.B) {

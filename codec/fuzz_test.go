@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"unicode/utf8"
 )
@@ -79,6 +80,7 @@ func FuzzDecodeText(f *testing.F) {
 		"1234567 12345678 wep a b - wep c d - 1.2.3.4 5.6.7.8 6 123456789 0 123456789012345 1234567890123456 00 src 0 01 1 2 x",
 		"1528842551 1528842851 wep dev rails-81531* [a=b,c=d=e,f=] wep dev m-1 [k:v] - - - 6 - 3000 7 3 4 out 154 61 70111 49404 allow",
 		"1 2 wep dev a [a=b,,c=d] wep dev b [=v] - - 6 1 2 3 4 5 src 6 7 8 9 a",
+		"app=frontend,pod-template-hash=755cdc7957,k8s.io/x=a=b,e=",
 		"1 2 wep dev a [a=b,] wep dev b [\"x\"=y] 10.0.0.01 - udp 1 2 3 4 5 src 6 7 8 9 a b",
 		"1 2 wep d\xc3\xa9v a - wep dev b - - - 6 1 2 3 4 5 src 6 7 8 9 -",
 		"1 2 wep d\xc3v a - wep dev b - - - 6 1 2 3 4 5 src 6 7 8 9 -",
@@ -90,6 +92,11 @@ func FuzzDecodeText(f *testing.F) {
 		if a, ok := parseIPv4(string(b)); ok {
 			if want, err := netip.ParseAddr(string(b)); err != nil || a != want {
 				t.Fatalf("parseIPv4(%q) = %v, netip.ParseAddr = %v, %v", b, a, want, err)
+			}
+		}
+		if plain, ok := splitPlainLabels(string(b), nil); ok {
+			if all, err := splitLabels(string(b), nil); err != nil || !slices.Equal(plain, all) {
+				t.Fatalf("labels %q: splitPlainLabels %q, splitLabels %q, %v", b, plain, all, err)
 			}
 		}
 		// Decode into a Flow that held a JSON record: nothing of it may

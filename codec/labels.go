@@ -1,6 +1,11 @@
 package codec
 
-import "errors"
+import (
+	"encoding/binary"
+	"errors"
+	"math/bits"
+	"unsafe"
+)
 
 // Text labels syntax: see the package documentation.
 var (
@@ -21,29 +26,11 @@ func (f *Flow) setTextLabels(id Field, tok []byte) error {
 		labels = f.dstLabels
 	}
 	labels, ok := splitPlainLabels(s, labels[:0])
-	if ok {
-		s = ""
-	} else {
-		labels = labels[:0]
-	}
-	for s != "" {
-		entry := s
-		rest := ""
-		for i := 0; i < len(s); i++ {
-			if s[i] == ',' {
-				entry, rest = s[:i], s[i+1:]
-				if rest == "" {
-					return errEmptyLabel
-				}
-				break
-			}
-		}
-		s = rest
-		l, err := splitTextLabel(entry)
-		if err != nil {
+	if !ok {
+		var err error
+		if labels, err = splitLabels(s, labels[:0]); err != nil {
 			return err
 		}
-		labels = append(labels, l)
 	}
 	if id == DestLabels {
 		f.dstLabels = labels
@@ -56,33 +43,83 @@ func (f *Flow) setTextLabels(id Field, tok []byte) error {
 	return nil
 }
 
-// splitPlainLabels is the common case of a labels column: "k=v" entries
-// with no quotes. It reports false for anything else, which the general
-// loop in setTextLabels then parses or refuses.
-func splitPlainLabels(s string, labels []Label) ([]Label, bool) {
-	for {
-		eq, k := -1, 0
-		for ; k < len(s); k++ {
-			c := s[k]
-			if c == ',' {
+// splitLabels parses the inside of a labels column in any accepted form.
+func splitLabels(s string, labels []Label) ([]Label, error) {
+	for s != "" {
+		entry := s
+		rest := ""
+		for i := 0; i < len(s); i++ {
+			if s[i] == ',' {
+				entry, rest = s[:i], s[i+1:]
+				if rest == "" {
+					return labels, errEmptyLabel
+				}
 				break
 			}
-			if c == '"' {
-				return labels, false
-			}
-			if c == '=' && eq < 0 {
-				eq = k
-			}
 		}
-		if eq <= 0 { // no '=' (maybe "k:v"), or an empty key or entry
+		s = rest
+		l, err := splitTextLabel(entry)
+		if err != nil {
+			return labels, err
+		}
+		labels = append(labels, l)
+	}
+	return labels, nil
+}
+
+// splitPlainLabels is the common case of a labels column: "k=v" entries
+// with no quotes. It reports false for anything else, which the general
+// splitLabels then parses or refuses. It looks for ',', '=' and
+// '"' eight bytes at a time: label lists are most of a real record's bytes.
+func splitPlainLabels(s string, labels []Label) ([]Label, bool) {
+	start, eq := 0, -1 // the entry being read; its first '=', or -1
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		v := binary.LittleEndian.Uint64(b[i:])
+		if zeroBytes(v^'"'*swarOnes) != 0 {
 			return labels, false
 		}
-		labels = append(labels, Label{Key: s[:eq], Value: s[eq+1 : k]})
-		if k == len(s) {
-			return labels, true
+		for m := zeroBytes(v^','*swarOnes) | zeroBytes(v^'='*swarOnes); m != 0; m &= m - 1 {
+			k := i + bits.TrailingZeros64(m)>>3
+			if b[k] == '=' {
+				if eq < 0 {
+					eq = k
+				}
+				continue
+			}
+			if eq <= start { // no '=' (maybe "k:v"), or an empty key or entry
+				return labels, false
+			}
+			labels = append(labels, Label{Key: s[start:eq], Value: s[eq+1 : k]})
+			start, eq = k+1, -1
 		}
-		s = s[k+1:]
 	}
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			return labels, false
+		case '=':
+			if eq < 0 {
+				eq = i
+			}
+		case ',':
+			if eq <= start {
+				return labels, false
+			}
+			labels = append(labels, Label{Key: s[start:eq], Value: s[eq+1 : i]})
+			start, eq = i+1, -1
+		}
+	}
+	if eq <= start { // also an empty last entry (a trailing comma)
+		return labels, false
+	}
+	return append(labels, Label{Key: s[start:eq], Value: s[eq+1:]}), true
+}
+
+// zeroBytes has the high bit set in exactly the bytes of x that are zero.
+func zeroBytes(x uint64) uint64 {
+	return ^((x&swarLow7 + swarLow7) | x | swarLow7)
 }
 
 func splitTextLabel(e string) (Label, error) {
