@@ -18,6 +18,7 @@ import (
 const (
 	swarOnes  = 0x0101010101010101
 	swarHighs = 0x8080808080808080
+	swarLow7  = 0x7f7f7f7f7f7f7f7f
 )
 
 // decodeTextFast decodes b (already trimmed of surrounding blanks) into f,
