@@ -255,12 +255,7 @@ func (f *Flow) setColumn(col int, tok []byte, off int) error {
 			}
 			a = a.Unmap()
 		}
-		f.put(c.field, Value{Str: s, Kind: KindString})
-		if c.field == SourceIP {
-			f.srcIP = a
-		} else {
-			f.dstIP = a
-		}
+		f.putAddr(c.field, s, a)
 	case colProto:
 		n, ok := protoNumber(s)
 		if !ok {
@@ -280,6 +275,17 @@ func (f *Flow) setColumn(col int, tok []byte, off int) error {
 		}
 	}
 	return nil
+}
+
+// putAddr stores an address column, SourceIP or DestIP, as written and
+// parsed.
+func (f *Flow) putAddr(id Field, s string, a netip.Addr) {
+	f.put(id, Value{Str: s, Kind: KindString})
+	if id == SourceIP {
+		f.srcIP = a
+	} else {
+		f.dstIP = a
+	}
 }
 
 // parseIPv4 is a fast path for the common dotted quad. Anything else

@@ -101,12 +101,7 @@ func decodeTextFast(b []byte, f *Flow) bool {
 				}
 				break
 			}
-			f.vals[c.field] = Value{Str: bstr(b[i:j]), Kind: KindString}
-			if c.field == SourceIP {
-				f.srcIP = a
-			} else {
-				f.dstIP = a
-			}
+			f.putAddr(c.field, bstr(b[i:j]), a)
 		case colProto:
 			// Felix writes the number: 6, 17, 1, 58, 132.
 			if p, ok := parseUint8(bstr(b[i:j])); ok && protoNames[p] != "" {
