@@ -1,13 +1,12 @@
 package codec_test
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/flowsieve/flowsieve/internal/calicoreal"
 
 	"github.com/flowsieve/flowsieve/codec"
 	"github.com/flowsieve/flowsieve/codec/flowgen"
@@ -27,19 +26,12 @@ func synthetic(format codec.Format, n int) (recs [][]byte, avg int) {
 	return recs, total / n
 }
 
-// realFelix returns the records of flows-example-felix.jsonl, or skips.
+// realFelix returns the records of flows-example-felix.jsonl.
 func realFelix(b *testing.B) (recs [][]byte, avg int) {
-	p := filepath.Join("..", "..", "shared", "calico-real", "flows-example-felix.jsonl")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		b.Skipf("real felix records not available: %v", err)
-	}
+	recs = calicoreal.Lines(b, calicoreal.FelixExample)
 	total := 0
-	for _, line := range bytes.Split(data, []byte("\n")) {
-		if len(bytes.TrimSpace(line)) > 0 {
-			recs = append(recs, line)
-			total += len(line)
-		}
+	for _, line := range recs {
+		total += len(line)
 	}
 	return recs, total / len(recs)
 }

@@ -10,12 +10,18 @@ import (
 	"slices"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/flowsieve/flowsieve/internal/calicoreal"
 )
 
-// addRealSeeds adds every line of the shared real records, when present.
+// addRealSeeds adds every line of the real records (internal/calicoreal)
+// whose file names match glob.
 func addRealSeeds(f *testing.F, glob string) {
-	dir := filepath.Join("..", "..", "shared", "calico-real")
+	dir := calicoreal.Dir(f)
 	paths, _ := filepath.Glob(filepath.Join(dir, glob))
+	if len(paths) == 0 {
+		f.Fatalf("no real records match %s", glob)
+	}
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		if err != nil {

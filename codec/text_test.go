@@ -7,17 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowsieve/flowsieve/internal/calicoreal"
 )
 
-// realDir is where the shared real Calico records live, relative to this
-// package; tests that need them skip when it is missing.
+// realDir is a directory holding a copy of the real Calico records
+// (internal/calicoreal).
 func realDir(tb testing.TB) string {
 	tb.Helper()
-	dir := filepath.Join("..", "..", "shared", "calico-real")
-	if _, err := os.Stat(dir); err != nil {
-		tb.Skipf("real Calico records not found at %s: %v", dir, err)
-	}
-	return dir
+	return calicoreal.Dir(tb)
 }
 
 const docsLine = "1528842551 1528842851 wep dev rails-81531* - wep dev memcached-38456* - - - 6 - 3000 7 3 4 out 154 61 70111 49404 allow"

@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/flowsieve/flowsieve/internal/calicoreal"
 
 	"github.com/flowsieve/flowsieve/codec"
 )
@@ -198,16 +199,9 @@ func BenchmarkLoadFeed1M(b *testing.B) {
 
 func felixRecords(b *testing.B) []string {
 	b.Helper()
-	p := filepath.Join("..", "..", "shared", "calico-real", "flows-example-felix.jsonl")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		b.Skipf("%s not present", p)
-	}
 	var out []string
-	for _, l := range strings.Split(string(data), "\n") {
-		if strings.TrimSpace(l) != "" {
-			out = append(out, l)
-		}
+	for _, l := range calicoreal.Lines(b, calicoreal.FelixExample) {
+		out = append(out, string(l))
 	}
 	return out
 }

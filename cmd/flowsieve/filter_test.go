@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowsieve/flowsieve/internal/calicoreal"
 )
 
 func runFilter(t *testing.T, in string, args ...string) (code int, stdout, stderr string) {
@@ -122,12 +124,9 @@ func TestFilterFilesAndErrors(t *testing.T) {
 // The real felix records through the product page's filters imported from
 // fluentd: what fluentd would have kept is kept, record for record.
 func TestFilterFelixRecordsWithImportedFilters(t *testing.T) {
-	real := filepath.Join("..", "..", "..", "shared", "calico-real")
-	conf := filepath.Join(real, "filters-flow-tigera-docs.conf")
-	flows := filepath.Join(real, "flows-example-felix.jsonl")
-	if _, err := os.Stat(flows); err != nil {
-		t.Skip("calico-real records not present")
-	}
+	real := calicoreal.Dir(t)
+	conf := filepath.Join(real, calicoreal.FlowFiltersDocs)
+	flows := filepath.Join(real, calicoreal.FelixExample)
 	dir := t.TempDir()
 	rulesPath := filepath.Join(dir, "rules.yaml")
 	if code, _, errOut := runRules(t, "", "import-fluentd", "-o", rulesPath, conf); code != exitOK {

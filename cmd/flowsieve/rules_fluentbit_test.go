@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowsieve/flowsieve/internal/calicoreal"
 )
 
 // From `kubectl get cm fluent-bit-filters -o yaml` to a rule file that
@@ -90,7 +92,7 @@ func TestRulesImportFluentBitErrors(t *testing.T) {
 // example ConfigMap, then flowsieve filter keeps what Fluent Bit kept
 // (every TCP flow; the DNS flows go, dropped by the proto rule).
 func TestMigrationPathOnRealRecords(t *testing.T) {
-	real := filepath.Join("..", "..", "..", "shared", "calico-real", "flows-example-felix.jsonl")
+	real := calicoreal.Path(t, calicoreal.FelixExample)
 	data, err := os.ReadFile(real)
 	if err != nil {
 		t.Fatalf("real Calico records: %v", err)

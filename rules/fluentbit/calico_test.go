@@ -9,34 +9,17 @@ import (
 	"testing"
 
 	"github.com/flowsieve/flowsieve/codec"
+	"github.com/flowsieve/flowsieve/internal/calicoreal"
 	"github.com/flowsieve/flowsieve/rules"
 	"github.com/flowsieve/flowsieve/rules/configmap"
 	"github.com/flowsieve/flowsieve/rules/fluentd"
 )
 
-// calicoReal returns the path of a file of ../shared/calico-real, found
-// beside the module root (CI keeps it there too).
+// calicoReal returns the path of a copy of a real Calico file
+// (internal/calicoreal).
 func calicoReal(t testing.TB, name string) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("module root not found")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "calico-real", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("real Calico records: %v", err)
-	}
-	return p
+	return calicoreal.Path(t, name)
 }
 
 // realRecords returns every line of the real felix JSON flow logs, and

@@ -5,37 +5,20 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/flowsieve/flowsieve/codec"
+	"github.com/flowsieve/flowsieve/internal/calicoreal"
 	"github.com/flowsieve/flowsieve/rules"
 )
 
-// calicoReal finds ../shared/calico-real beside the module root.
+// calicoReal returns the path of a copy of a real Calico file
+// (internal/calicoreal).
 func calicoReal(t testing.TB, name string) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "calico-real", name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("%s not present", p)
-	}
-	return p
+	return calicoreal.Path(t, name)
 }
 
 func readLines(t testing.TB, path string) []string {

@@ -1,9 +1,9 @@
 package fluentd
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/flowsieve/flowsieve/internal/calicoreal"
 
 	"github.com/flowsieve/flowsieve/rules"
 )
@@ -13,9 +13,7 @@ import (
 // panics.
 func FuzzImportFluentd(f *testing.F) {
 	for _, name := range []string{"filters-flow-tigera-docs.conf", "filters-dns-calico-docs.conf"} {
-		if b, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "calico-real", name)); err == nil {
-			f.Add(b)
-		}
+		f.Add(calicoreal.Read(f, name))
 	}
 	for _, s := range []string{
 		"<filter **>\n @type grep\n regexp1 message  foo\n exclude2 a /b/\n</filter>\n",
