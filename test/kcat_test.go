@@ -19,7 +19,7 @@ func TestKcatInterop(t *testing.T) {
 	t.Parallel()
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
-		t.Skip("kcat not installed (apt-get install kcat; .ci/run does)")
+		t.Fatal("kcat not installed: apt-get install kcat (the README's prerequisites; .ci/run installs it)")
 	}
 	e := newEnv(t, 3)
 	dir := t.TempDir()
