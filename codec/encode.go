@@ -96,17 +96,14 @@ func appendMember(dst []byte, start int, key string, v *Value) []byte {
 	if len(dst) > start {
 		dst = append(dst, ',')
 	}
-	dst = append(dst, '"')
-	dst = appendEscaped(dst, key)
-	dst = append(dst, '"', ':')
+	dst = AppendJSONString(dst, key)
+	dst = append(dst, ':')
 	return appendValue(dst, v)
 }
 
 func appendValue(dst []byte, v *Value) []byte {
 	if v.Kind == KindString {
-		dst = append(dst, '"')
-		dst = appendEscaped(dst, v.Str)
-		return append(dst, '"')
+		return AppendJSONString(dst, v.Str)
 	}
 	if v.Str != "" {
 		return append(dst, v.Str...)
@@ -127,8 +124,21 @@ func appendValue(dst []byte, v *Value) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-// appendEscaped writes s as the inside of a JSON string: quotes, backslashes
-// and control characters escaped, everything else (valid UTF-8) as is.
+// AppendJSONString appends s as one JSON string, quotes included. It is the
+// one JSON string escaper: every writer (records, threat records, filter's
+// invalid-record lines) uses it, so a value reads back the same wherever it
+// was written. Quotes, backslashes and control bytes are escaped
+// (\n \r \t, others \u00XX); every other byte is written as is. Invalid
+// UTF-8 is therefore passed through rather than replaced with U+FFFD: both
+// decoders reject it, so it reaches a writer only from values built in code,
+// and passing it through keeps a decoded value byte for byte.
+func AppendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	dst = appendEscaped(dst, s)
+	return append(dst, '"')
+}
+
+// appendEscaped writes s as the inside of a JSON string (see AppendJSONString).
 func appendEscaped(dst []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); i++ {

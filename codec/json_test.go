@@ -322,3 +322,22 @@ func TestAppendEscaped(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendJSONString pins the one escaper's output: the short escapes for
+// \n \r \t, \u00XX for other control bytes, everything else (DEL, non-ASCII,
+// invalid UTF-8) byte for byte, on both sides of the eight-byte fast path.
+func TestAppendJSONString(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", `""`},
+		{"abc", `"abc"`},
+		{"a\"b\\c", `"a\"b\\c"`},
+		{"\n\r\t\x00\x1f\x7f", `"\n\r\t\u0000\u001f` + "\x7f\""},
+		{"bad \xff \xc3\x28", "\"bad \xff \xc3\x28\""},
+		{"0123456789abcdef\x01", `"0123456789abcdef\u0001"`},
+		{"é世界", `"é世界"`},
+	} {
+		if got := string(AppendJSONString([]byte("x"), tc.in)); got != "x"+tc.want {
+			t.Errorf("AppendJSONString(%q) = %s, want x%s", tc.in, got, tc.want)
+		}
+	}
+}

@@ -301,32 +301,16 @@ func isBlank(b []byte) bool {
 // a record that is not UTF-8 is written as "record_hex" so no byte is lost.
 func appendInvalidJSON(dst []byte, input string, line int, reason string, rec []byte) []byte {
 	dst = append(dst, `{"input":`...)
-	dst = appendQuoted(dst, input)
+	dst = codec.AppendJSONString(dst, input)
 	dst = append(dst, fmt.Sprintf(`,"line":%d,"error":`, line)...)
-	dst = appendQuoted(dst, reason)
+	dst = codec.AppendJSONString(dst, reason)
 	if utf8.Valid(rec) {
 		dst = append(dst, `,"record":`...)
-		dst = appendQuoted(dst, string(rec))
+		dst = codec.AppendJSONString(dst, string(rec))
 	} else {
 		dst = append(dst, fmt.Sprintf(`,"record_hex":"%x"`, rec)...)
 	}
 	return append(dst, "}\n"...)
-}
-
-func appendQuoted(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20:
-			dst = append(dst, fmt.Sprintf(`\u%04x`, c)...)
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
 }
 
 type countingReader struct {
