@@ -88,7 +88,7 @@ func TestRulesImportFluentBitErrors(t *testing.T) {
 	}
 }
 
-// The README's migration path on the real felix records: import the
+// docs/migrating.md's migration path on the real felix records: import the
 // example ConfigMap, then flowsieve filter keeps what Fluent Bit kept
 // (every TCP flow; the DNS flows go, dropped by the proto rule).
 func TestMigrationPathOnRealRecords(t *testing.T) {

@@ -10,8 +10,7 @@
 // here come from fluent/fluent-bit (plugins/filter_grep/grep.c,
 // src/flb_filter.c, src/flb_record_accessor.c, src/flb_regex.c,
 // src/config_format/) and tigera/operator (pkg/render/logcollector/
-// pipeline.go); see the README section "Importing fluentd and Fluent Bit
-// filters".
+// pipeline.go); see docs/migrating.md for the user's view.
 package fluentbit
 
 import "fmt"

@@ -203,7 +203,7 @@ func TestUntranslatable(t *testing.T) {
 	}
 }
 
-// The README's migration example: the warnings it shows are these.
+// docs/migrating.md's migration example: the warnings it shows are these.
 func TestMigrationExample(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "migration-example.yaml"))
 	if err != nil {
