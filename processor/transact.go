@@ -118,12 +118,14 @@ func (p *Pipeline) newTransact() error {
 		kgo.OnPartitionsLost(p.txnRevoked),
 	)
 	opts = append(opts, p.inputOpts()...)
+	// p.txn before the session: the group may assign partitions, and call
+	// txnAssigned, before NewGroupTransactSession returns.
+	p.txn = t
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return fmt.Errorf("creating Kafka transactional client: %w", err)
 	}
 	t.sess = sess
-	p.txn = t
 	p.consumer, p.producer = sess.Client(), sess.Client()
 
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.StartTimeout)
