@@ -12,12 +12,21 @@ import (
 	"github.com/flowsieve/flowsieve/config"
 )
 
+//go:generate sh -c "go run . config keys --markdown > ../../docs/config-reference.md"
+
+const configUsage = `usage: flowsieve config print [--config file] [--section.key=value ...]
+       flowsieve config keys [--markdown]`
+
 // configCmd: `flowsieve config print [--config file] [--key=value ...]`
 // prints the effective configuration (defaults, file, FLOWSIEVE_*
-// environment, flags merged) as YAML with secrets masked.
+// environment, flags merged) as YAML with secrets masked; `flowsieve config
+// keys [--markdown]` lists every key (--markdown: docs/config-reference.md).
 func configCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "keys" {
+		return configKeys(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "print" {
-		fmt.Fprintln(stderr, "usage: flowsieve config print [--config file] [--section.key=value ...]")
+		fmt.Fprintln(stderr, configUsage)
 		return exitUsage
 	}
 	fs, file := newFlagSet("flowsieve config print", stderr)
@@ -37,6 +46,31 @@ func configCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := cfg.Print(stdout); err != nil {
 		fmt.Fprintln(stderr, "flowsieve config print:", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func configKeys(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("flowsieve config keys", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	markdown := fs.Bool("markdown", false, "print the reference page (docs/config-reference.md) as Markdown")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, configUsage)
+		return exitUsage
+	}
+	write := config.WriteKeys
+	if *markdown {
+		write = config.WriteReference
+	}
+	if err := write(stdout); err != nil {
+		fmt.Fprintln(stderr, "flowsieve config keys:", err)
 		return exitFailure
 	}
 	return exitOK

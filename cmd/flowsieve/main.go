@@ -31,7 +31,7 @@ func commands() []command {
 		{"filter", "judge flow-log files offline with a rule file", filterCmd},
 		{"rules", "check, explain and import rules (check, explain, import-fluentd, import-fluent-bit)", rulesCmd},
 		{"gen", "write synthetic Calico flow logs to stdout or a Kafka topic", genCmd},
-		{"config", "print the effective config with secrets masked (config print)", configCmd},
+		{"config", "print the effective config with secrets masked, or list every key (config print, config keys)", configCmd},
 		{"bench", "end-to-end throughput benchmark on the embedded broker", benchCmd},
 	}
 }
