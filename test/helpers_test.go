@@ -23,8 +23,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/flowsieve/flowsieve/internal/embedkafka"
 	"github.com/flowsieve/flowsieve/processor"
-	"github.com/flowsieve/flowsieve/processor/embedded"
 	"github.com/flowsieve/flowsieve/rules"
 )
 
@@ -64,7 +64,7 @@ func TestMain(m *testing.M) {
 // and inspect it.
 type env struct {
 	t      *testing.T
-	broker *embedded.Broker
+	broker *embedkafka.Broker
 	addr   string
 	cl     *kgo.Client
 	adm    *kadm.Client
@@ -75,7 +75,7 @@ type env struct {
 
 func newEnv(t *testing.T, partitions int) *env {
 	t.Helper()
-	b, err := embedded.Start(embedded.Config{
+	b, err := embedkafka.Start(embedkafka.Config{
 		Listen:     "127.0.0.1:0",
 		Topics:     []string{rawTopic, keptTopic, threatsTopic, invalidTopic},
 		Partitions: partitions,

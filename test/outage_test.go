@@ -15,8 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/flowsieve/flowsieve/internal/embedkafka"
 	"github.com/flowsieve/flowsieve/processor"
-	"github.com/flowsieve/flowsieve/processor/embedded"
 )
 
 // freePort returns a local address nothing listens on now.
@@ -36,8 +36,8 @@ func freePort(t *testing.T) string {
 func newDurableEnv(t *testing.T, partitions int) (*env, func(), func()) {
 	t.Helper()
 	dataDir := t.TempDir()
-	start := func(listen string) *embedded.Broker {
-		b, err := embedded.Start(embedded.Config{Listen: listen, DataDir: dataDir, Partitions: partitions,
+	start := func(listen string) *embedkafka.Broker {
+		b, err := embedkafka.Start(embedkafka.Config{Listen: listen, DataDir: dataDir, Partitions: partitions,
 			Topics: []string{rawTopic, keptTopic, threatsTopic, invalidTopic}})
 		if err != nil {
 			t.Fatal(err)

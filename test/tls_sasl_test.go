@@ -22,8 +22,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/flowsieve/flowsieve/processor"
-	"github.com/flowsieve/flowsieve/processor/embedded"
+	"github.com/flowsieve/flowsieve/internal/embedkafka"
+	"github.com/flowsieve/flowsieve/internal/kafkaauth"
 )
 
 const (
@@ -92,17 +92,17 @@ func newTestPKI(t *testing.T, dir string) testPKI {
 // authenticated with SASL SCRAM-SHA-256.
 func newSecureEnv(t *testing.T, partitions int, pki testPKI) *env {
 	t.Helper()
-	b, err := embedded.Start(embedded.Config{
+	b, err := embedkafka.Start(embedkafka.Config{
 		Listen:     "127.0.0.1:0",
 		Topics:     []string{rawTopic, keptTopic, threatsTopic, invalidTopic},
 		Partitions: partitions,
 		TLS:        &tls.Config{Certificates: []tls.Certificate{pki.server}, MinVersion: tls.VersionTLS12},
-		Users:      []embedded.User{{Mechanism: "SCRAM-SHA-256", Name: saslUser, Password: saslPassword}},
+		Users:      []embedkafka.User{{Mechanism: "SCRAM-SHA-256", Name: saslUser, Password: saslPassword}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts, err := processor.SecurityOpts(processor.Security{TLS: true, CA: pki.caFile,
+	opts, err := kafkaauth.ClientOpts(kafkaauth.Config{TLS: true, CA: pki.caFile,
 		Mechanism: "SCRAM-SHA-256", Username: saslUser, Password: saslPassword})
 	if err != nil {
 		b.Close()
@@ -247,7 +247,7 @@ func TestEmbeddedBrokerSecured(t *testing.T) {
 	}
 	startChild(t, "run", "--config", cfg, "--demo", "--demo-rate", "500")
 
-	opts, err := processor.SecurityOpts(processor.Security{TLS: true, CA: pki.caFile,
+	opts, err := kafkaauth.ClientOpts(kafkaauth.Config{TLS: true, CA: pki.caFile,
 		Mechanism: "SCRAM-SHA-512", Username: saslUser, PasswordFile: pwFile})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/flowsieve/flowsieve/internal/kafkaauth"
 	"github.com/flowsieve/flowsieve/processor"
 )
 
@@ -55,12 +56,12 @@ func newACLEnv(t *testing.T, partitions int, group string) (*env, []kgo.Opt) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := processor.SecurityOpts(processor.Security{Mechanism: "SCRAM-SHA-256", Username: aclAdmin, Password: aclAdminPassword})
+	admin, err := kafkaauth.ClientOpts(kafkaauth.Config{Mechanism: "SCRAM-SHA-256", Username: aclAdmin, Password: aclAdminPassword})
 	if err != nil {
 		c.Close()
 		t.Fatal(err)
 	}
-	user, err := processor.SecurityOpts(processor.Security{Mechanism: "SCRAM-SHA-256", Username: saslUser, Password: saslPassword})
+	user, err := kafkaauth.ClientOpts(kafkaauth.Config{Mechanism: "SCRAM-SHA-256", Username: saslUser, Password: saslPassword})
 	if err != nil {
 		c.Close()
 		t.Fatal(err)

@@ -16,8 +16,8 @@ import (
 
 	"github.com/flowsieve/flowsieve/codec"
 	"github.com/flowsieve/flowsieve/codec/flowgen"
+	"github.com/flowsieve/flowsieve/internal/embedkafka"
 	"github.com/flowsieve/flowsieve/processor"
-	"github.com/flowsieve/flowsieve/processor/embedded"
 	"github.com/flowsieve/flowsieve/rules"
 )
 
@@ -99,7 +99,7 @@ func bench(ctx context.Context, p benchParams, out io.Writer) error {
 		}
 		defer os.RemoveAll(dir)
 	}
-	b, err := embedded.Start(embedded.Config{Listen: "127.0.0.1:0", DataDir: dir, Partitions: p.partitions})
+	b, err := embedkafka.Start(embedkafka.Config{Listen: "127.0.0.1:0", DataDir: dir, Partitions: p.partitions})
 	if err != nil {
 		return err
 	}

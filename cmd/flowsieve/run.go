@@ -23,8 +23,9 @@ import (
 	"github.com/flowsieve/flowsieve/codec"
 	"github.com/flowsieve/flowsieve/codec/flowgen"
 	"github.com/flowsieve/flowsieve/config"
+	"github.com/flowsieve/flowsieve/internal/embedkafka"
+	"github.com/flowsieve/flowsieve/internal/kafkaauth"
 	"github.com/flowsieve/flowsieve/processor"
-	"github.com/flowsieve/flowsieve/processor/embedded"
 	"github.com/flowsieve/flowsieve/rules"
 )
 
@@ -195,7 +196,7 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 	return pl.Run(ctx)
 }
 
-func startEmbedded(cfg *config.Config, log *zap.Logger) (*embedded.Broker, error) {
+func startEmbedded(cfg *config.Config, log *zap.Logger) (*embedkafka.Broker, error) {
 	e := cfg.Embedded
 	topics := append([]string{}, cfg.Input.Topics...)
 	topics = append(topics, cfg.Output.KeptTopic, cfg.Output.ThreatsTopic, cfg.Output.InvalidTopic)
@@ -209,15 +210,15 @@ func startEmbedded(cfg *config.Config, log *zap.Logger) (*embedded.Broker, error
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	var users []embedded.User
+	var users []embedkafka.User
 	if s := cfg.Kafka.SASL; s.Mechanism != "" {
 		pw, err := security(cfg.Kafka).SASLPassword()
 		if err != nil {
 			return nil, err
 		}
-		users = append(users, embedded.User{Mechanism: s.Mechanism, Name: s.Username, Password: pw})
+		users = append(users, embedkafka.User{Mechanism: s.Mechanism, Name: s.Username, Password: pw})
 	}
-	b, err := embedded.Start(embedded.Config{
+	b, err := embedkafka.Start(embedkafka.Config{
 		Listen:         e.Listen,
 		DataDir:        e.DataDir,
 		Topics:         topics,
@@ -241,11 +242,11 @@ func startEmbedded(cfg *config.Config, log *zap.Logger) (*embedded.Broker, error
 // kafkaClientOpts turns the connection settings into client options (TLS,
 // SASL) that every Kafka client of the process takes.
 func kafkaClientOpts(k config.Kafka) ([]kgo.Opt, error) {
-	return processor.SecurityOpts(security(k))
+	return kafkaauth.ClientOpts(security(k))
 }
 
-func security(k config.Kafka) processor.Security {
-	return processor.Security{
+func security(k config.Kafka) kafkaauth.Config {
+	return kafkaauth.Config{
 		TLS: k.TLS.Enabled, CA: k.TLS.CAFile, Cert: k.TLS.CertFile, Key: k.TLS.KeyFile,
 		ServerName: k.TLS.ServerName, InsecureSkipVerify: k.TLS.InsecureSkipVerify,
 		Mechanism: k.SASL.Mechanism, Username: k.SASL.Username,

@@ -1,4 +1,4 @@
-// Package embedded runs a single-node Kafka-protocol broker (franz-go's
+// Package embedkafka runs a single-node Kafka-protocol broker (franz-go's
 // kfake) inside the flowsieve process, for local use: `flowsieve run`
 // starts one when no brokers are configured, and `flowsieve bench` measures
 // the pipeline against one. It keeps its log segments in a data directory,
@@ -7,7 +7,7 @@
 //
 // It is not a Kafka cluster: one node, no replication. Point flowsieve at a
 // real cluster with kafka.brokers for anything that matters.
-package embedded
+package embedkafka
 
 import (
 	"crypto/tls"

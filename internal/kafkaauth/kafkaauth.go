@@ -1,4 +1,10 @@
-package processor
+// Package kafkaauth turns flowsieve's connection security settings (TLS,
+// mutual TLS, SASL PLAIN and SCRAM) into franz-go client options, the ones
+// every Kafka client of the process takes: the pipeline's consumer and
+// producer, the admin look-ups, the demo generator and the end-to-end
+// tests' clients. Errors name the configuration key at fault and never
+// include a password.
+package kafkaauth
 
 import (
 	"crypto/tls"
@@ -14,10 +20,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
-// Security is how every Kafka client of the process authenticates and
-// encrypts: the consumer, the producer, the admin look-ups and the demo
-// generator all take the options SecurityOpts builds from it.
-type Security struct {
+// Config is how a Kafka client authenticates and encrypts.
+type Config struct {
 	TLS  bool
 	CA   string // PEM file of CAs to trust; "" trusts the system pool
 	Cert string // PEM client certificate, with Key, for mutual TLS
@@ -35,9 +39,9 @@ type Security struct {
 	PasswordFile string
 }
 
-// SecurityOpts turns s into client options. Errors name the setting at
+// ClientOpts turns s into client options. Errors name the setting at
 // fault and never include the password.
-func SecurityOpts(s Security) ([]kgo.Opt, error) {
+func ClientOpts(s Config) ([]kgo.Opt, error) {
 	var opts []kgo.Opt
 	if s.TLS {
 		cfg, err := s.TLSConfig()
@@ -59,7 +63,7 @@ func SecurityOpts(s Security) ([]kgo.Opt, error) {
 }
 
 // TLSConfig is the client TLS configuration s describes.
-func (s Security) TLSConfig() (*tls.Config, error) {
+func (s Config) TLSConfig() (*tls.Config, error) {
 	cfg := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		ServerName:         s.ServerName,
@@ -87,7 +91,7 @@ func (s Security) TLSConfig() (*tls.Config, error) {
 }
 
 // SASLPassword returns the password, from the file when one is named.
-func (s Security) SASLPassword() (string, error) {
+func (s Config) SASLPassword() (string, error) {
 	if s.PasswordFile == "" {
 		return s.Password, nil
 	}
@@ -102,7 +106,7 @@ func (s Security) SASLPassword() (string, error) {
 	return pw, nil
 }
 
-func (s Security) saslMechanism() (sasl.Mechanism, error) {
+func (s Config) saslMechanism() (sasl.Mechanism, error) {
 	if s.Username == "" {
 		return nil, errors.New("kafka.sasl.username: required with a SASL mechanism")
 	}
