@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"time"
+
+	"github.com/flowsieve/flowsieve/processor"
 )
 
 // key declares one configuration key. field returns a pointer into a Config
@@ -15,26 +17,29 @@ type key struct {
 	field  func(*Config) any
 }
 
-// Default returns the configuration used where no layer sets a key.
+// Default returns the configuration used where no layer sets a key. The
+// pipeline's tunables take processor's Default* values, the one place they
+// are set; the rest (topic names, files, listeners, the embedded broker)
+// belong to the process and are set here.
 func Default() Config {
 	return Config{
-		Kafka: Kafka{ClientID: "flowsieve", ConnectTimeout: 20 * time.Second},
+		Kafka: Kafka{ClientID: processor.DefaultClientID, ConnectTimeout: processor.DefaultStartTimeout},
 		Input: Input{
 			Topics:             []string{"flows.raw"},
 			Group:              "flowsieve",
 			StartOffset:        "earliest",
-			SessionTimeout:     45 * time.Second,
-			MaxInflightRecords: 20000,
-			MaxInflightBytes:   16 << 20,
+			SessionTimeout:     processor.DefaultSessionTimeout,
+			MaxInflightRecords: processor.DefaultMaxInflightRecords,
+			MaxInflightBytes:   processor.DefaultMaxInflightBytes,
 		},
 		Output: Output{
 			KeptTopic:     "flows.kept",
 			ThreatsTopic:  "flows.threats",
 			InvalidTopic:  "flows.invalid",
 			Format:        "raw",
-			Compression:   "lz4",
-			Linger:        5 * time.Millisecond,
-			BatchMaxBytes: 1 << 20,
+			Compression:   processor.DefaultCompression,
+			Linger:        processor.DefaultLinger,
+			BatchMaxBytes: processor.DefaultBatchMaxBytes,
 		},
 		Rules:   Rules{File: "rules.yaml", Debounce: 250 * time.Millisecond},
 		Metrics: Metrics{Listen: ":9464", SummaryInterval: 10 * time.Second},
@@ -46,8 +51,12 @@ func Default() Config {
 			Retention:      24 * time.Hour,
 			RetentionBytes: 1 << 30,
 		},
-		Delivery:    "at_least_once",
-		Transaction: Transaction{Timeout: 30 * time.Second, MaxRecords: 10000, Interval: 100 * time.Millisecond},
+		Delivery: "at_least_once",
+		Transaction: Transaction{
+			Timeout:    processor.DefaultTransactionTimeout,
+			MaxRecords: processor.DefaultTxnMaxRecords,
+			Interval:   processor.DefaultTxnInterval,
+		},
 	}
 }
 

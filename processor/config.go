@@ -14,11 +14,11 @@ import (
 )
 
 // Config is everything the pipeline needs, as plain values: cmd fills it
-// from the config package. Zero values take the defaults documented on each
-// field; New validates the rest.
+// from the config package. Zero values take the Default* constants below;
+// New validates the rest.
 type Config struct {
 	Brokers  []string
-	ClientID string // default "flowsieve"
+	ClientID string // default DefaultClientID
 	// ClientOpts are appended to both the consumer's and the producer's
 	// options: the one place connection settings (TLS, SASL, dialer) come in.
 	ClientOpts []kgo.Opt
@@ -29,27 +29,27 @@ type Config struct {
 	// StartLatest starts partitions without a committed offset at the end
 	// instead of the beginning.
 	StartLatest bool
-	// SessionTimeout is the group session timeout (default 45s).
+	// SessionTimeout is the group session timeout.
 	SessionTimeout time.Duration
 
 	KeptTopic, ThreatsTopic, InvalidTopic string
 	// KeptJSON writes kept flows as normalised JSON instead of the input
 	// bytes.
 	KeptJSON bool
-	// Compression is none, gzip, snappy, lz4 or zstd (default lz4).
+	// Compression is none, gzip, snappy, lz4 or zstd.
 	Compression   string
-	Linger        time.Duration // default 5ms
-	BatchMaxBytes int           // default 1 MiB
+	Linger        time.Duration
+	BatchMaxBytes int
 	// DeliveryTimeout bounds how long the producer retries one record,
-	// counted from its produce, before reporting it failed (default 2m);
-	// see deliveryDeadline in worker.go. A failed record stalls its
+	// counted from its produce, before reporting it failed; see
+	// deliveryDeadline in worker.go. A failed record stalls its
 	// input partition, which is retried from that record on.
 	DeliveryTimeout time.Duration
 
 	// Per partition: records and bytes consumed but not yet acknowledged
 	// by every output. Past either cap the partition's fetching pauses.
-	MaxInflightRecords int   // default 20000
-	MaxInflightBytes   int64 // default 16 MiB
+	MaxInflightRecords int
+	MaxInflightBytes   int64
 
 	// Rules returns the rules serving now; it is called once per record,
 	// so it must be cheap (an atomic load, as rules.Watcher.Current is).
@@ -60,15 +60,15 @@ type Config struct {
 
 	// ExactlyOnce runs consume-transform-produce in Kafka transactions
 	// (transact.go): outputs and input offsets commit together. The
-	// knobs below apply to it only; zero values take the defaults.
+	// knobs below apply to it only.
 	ExactlyOnce        bool
-	TransactionalID    string        // default: unique per process
-	TransactionTimeout time.Duration // default 30s
-	TxnMaxRecords      int           // input records per transaction, default 10000
-	TxnInterval        time.Duration // longest a transaction gathers records, default 100ms
+	TransactionalID    string // default: unique per process
+	TransactionTimeout time.Duration
+	TxnMaxRecords      int           // input records per transaction
+	TxnInterval        time.Duration // longest a transaction gathers records
 
-	// CommitInterval is how often acknowledged offsets are committed
-	// (default 1s); revokes and shutdown commit at once regardless.
+	// CommitInterval is how often acknowledged offsets are committed;
+	// revokes and shutdown commit at once regardless.
 	CommitInterval time.Duration
 
 	// SummaryInterval is the period of the summary log line; 0 disables.
@@ -76,9 +76,9 @@ type Config struct {
 	// LagRefreshInterval is how often the end offsets of the assigned
 	// input partitions are listed for flowsieve_consumer_lag, which
 	// fetches alone do not update while a partition is paused or stalled
-	// (default 5s; negative: fetches only). See lag.go.
+	// (negative: fetches only). See lag.go.
 	LagRefreshInterval time.Duration
-	// StartTimeout bounds how long New waits for the brokers (default 30s).
+	// StartTimeout bounds how long New waits for the brokers.
 	StartTimeout time.Duration
 
 	// Metrics receives the pipeline's series; default: NewMetrics(Registry).
@@ -90,40 +90,43 @@ type Config struct {
 	Gatherer prometheus.Gatherer
 }
 
+// Defaults of Config's tunables, taken where a field is zero. The config
+// package's key table refers to these rather than restating them, so the
+// binary's defaults (`flowsieve config print`, the configuration
+// reference) and those of a Config built in code (the bench, the tests)
+// are the same values.
+const (
+	DefaultClientID           = "flowsieve"
+	DefaultSessionTimeout     = 45 * time.Second
+	DefaultCompression        = "lz4"
+	DefaultLinger             = 5 * time.Millisecond
+	DefaultBatchMaxBytes      = 1 << 20
+	DefaultDeliveryTimeout    = 2 * time.Minute
+	DefaultMaxInflightRecords = 20000
+	DefaultMaxInflightBytes   = 16 << 20
+	DefaultTransactionTimeout = 30 * time.Second
+	DefaultTxnMaxRecords      = 10000
+	DefaultTxnInterval        = 100 * time.Millisecond
+	DefaultCommitInterval     = time.Second
+	DefaultLagRefreshInterval = 5 * time.Second
+	DefaultStartTimeout       = 20 * time.Second
+)
+
 func (c *Config) setDefaults() {
-	if c.ClientID == "" {
-		c.ClientID = "flowsieve"
-	}
-	if c.Compression == "" {
-		c.Compression = "lz4"
-	}
-	if c.Linger == 0 {
-		c.Linger = 5 * time.Millisecond
-	}
-	if c.BatchMaxBytes == 0 {
-		c.BatchMaxBytes = 1 << 20
-	}
-	if c.DeliveryTimeout == 0 {
-		c.DeliveryTimeout = 2 * time.Minute
-	}
-	if c.MaxInflightRecords == 0 {
-		c.MaxInflightRecords = 20000
-	}
-	if c.MaxInflightBytes == 0 {
-		c.MaxInflightBytes = 16 << 20
-	}
-	if c.SessionTimeout == 0 {
-		c.SessionTimeout = 45 * time.Second
-	}
-	if c.LagRefreshInterval == 0 {
-		c.LagRefreshInterval = defaultLagRefreshInterval
-	}
-	if c.CommitInterval == 0 {
-		c.CommitInterval = time.Second
-	}
-	if c.StartTimeout == 0 {
-		c.StartTimeout = 30 * time.Second
-	}
+	setDefault(&c.ClientID, DefaultClientID)
+	setDefault(&c.SessionTimeout, DefaultSessionTimeout)
+	setDefault(&c.Compression, DefaultCompression)
+	setDefault(&c.Linger, DefaultLinger)
+	setDefault(&c.BatchMaxBytes, DefaultBatchMaxBytes)
+	setDefault(&c.DeliveryTimeout, DefaultDeliveryTimeout)
+	setDefault(&c.MaxInflightRecords, DefaultMaxInflightRecords)
+	setDefault(&c.MaxInflightBytes, DefaultMaxInflightBytes)
+	setDefault(&c.TransactionTimeout, DefaultTransactionTimeout)
+	setDefault(&c.TxnMaxRecords, DefaultTxnMaxRecords)
+	setDefault(&c.TxnInterval, DefaultTxnInterval)
+	setDefault(&c.CommitInterval, DefaultCommitInterval)
+	setDefault(&c.LagRefreshInterval, DefaultLagRefreshInterval)
+	setDefault(&c.StartTimeout, DefaultStartTimeout)
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
@@ -138,6 +141,14 @@ func (c *Config) setDefaults() {
 		if g, ok := c.Registry.(prometheus.Gatherer); ok {
 			c.Gatherer = g
 		}
+	}
+}
+
+// setDefault sets *v to def when it is the zero value.
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
 	}
 }
 

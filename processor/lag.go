@@ -30,10 +30,6 @@ import (
 // idle, get it from a listing every Config.LagRefreshInterval (refreshLag),
 // so their lag keeps growing while the input does.
 
-// defaultLagRefreshInterval is how often the end offsets of the assigned
-// input partitions are listed.
-const defaultLagRefreshInterval = 5 * time.Second
-
 // lagTracker holds one input partition's lag and its gauge. end, done,
 // start and committed are offsets, -1 while unknown.
 type lagTracker struct {

@@ -17,7 +17,6 @@ package processor
 // exactly once.
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -33,13 +32,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
-)
-
-// Exactly-once defaults.
-const (
-	defaultTxnTimeout    = 30 * time.Second
-	defaultTxnMaxRecords = 10000
-	defaultTxnInterval   = 100 * time.Millisecond
 )
 
 type transactor struct {
@@ -73,9 +65,9 @@ func (p *Pipeline) newTransact() error {
 	cfg := &p.cfg
 	t := &transactor{
 		id:       cfg.TransactionalID,
-		timeout:  cmp.Or(cfg.TransactionTimeout, defaultTxnTimeout),
-		max:      cmp.Or(cfg.TxnMaxRecords, defaultTxnMaxRecords),
-		interval: cmp.Or(cfg.TxnInterval, defaultTxnInterval),
+		timeout:  cfg.TransactionTimeout,
+		max:      cfg.TxnMaxRecords,
+		interval: cfg.TxnInterval,
 		parts:    make(map[topicPartition]*txnPart),
 		owned:    make(map[topicPartition]bool),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
