@@ -249,8 +249,11 @@ type Flow struct {
 	srcLabels []Label
 	dstLabels []Label
 	extra     []Member
-	scratch   []byte // backing store for unescaped strings
-	format    Format
+	// extraIdx finds an extra member by key in a record of many (see
+	// setExtra); it is built only for those.
+	extraIdx extraIndex
+	scratch  []byte // backing store for unescaped strings
+	format   Format
 
 	// order lists a JSON record's members as written, so AppendJSON writes
 	// them back in the same order: a Field, or NumFields+i for extra[i].
@@ -292,7 +295,7 @@ func (f *Flow) Reset() {
 	f.srcIP, f.dstIP = netip.Addr{}, netip.Addr{}
 	f.srcLabels = f.srcLabels[:0]
 	f.dstLabels = f.dstLabels[:0]
-	f.extra = f.extra[:0]
+	f.resetExtra()
 	f.scratch = f.scratch[:0]
 	f.format = 0
 	f.order = f.order[:0]
@@ -356,7 +359,8 @@ func (f *Flow) Label(id Field, key string) (string, bool) {
 func (f *Flow) Extra() []Member { return f.extra }
 
 // Lookup finds a field by JSON key: a known field or an extra member. It is
-// linear in the number of extras; compiled rules use Get for known fields.
+// linear in the number of extras (a map lookup in a record of many);
+// compiled rules use Get for known fields.
 //
 // felix's camelCase startTime/endTime find StartTime/EndTime only in a
 // record that spelled them that way (see DecodeJSON).
@@ -367,6 +371,12 @@ func (f *Flow) Lookup(key string) (Value, bool) {
 			return v, v.Kind != KindAbsent
 		}
 		// The other spelling holds the field; this one may be an extra.
+	}
+	if f.extraIdx.n > 0 {
+		if i, ok := f.extraIdx.find(f.extra, key); ok {
+			return f.extra[i].Value, true
+		}
+		return Value{}, false
 	}
 	for i := range f.extra {
 		if f.extra[i].Key == key {

@@ -38,16 +38,7 @@ func (f *Flow) SetAddr(id Field, a netip.Addr) {
 // SetExtra stores a member the model does not know, replacing one with the
 // same key.
 func (f *Flow) SetExtra(key string, v Value) {
-	for i := range f.extra {
-		if f.extra[i].Key == key {
-			f.extra[i].Value = v
-			return
-		}
-	}
-	if f.format == FormatJSON {
-		f.order = append(f.order, uint32(NumFields)+uint32(len(f.extra)))
-	}
-	f.extra = append(f.extra, Member{Key: key, Value: v})
+	f.setExtra(key, v, f.format == FormatJSON)
 }
 
 func (f *Flow) inOrder(o uint32) bool {

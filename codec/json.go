@@ -2,6 +2,7 @@ package codec
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"math/bits"
 	"net/netip"
 	"strings"
@@ -10,6 +11,16 @@ import (
 
 // maxDepth bounds nesting so a hostile record cannot exhaust the stack.
 const maxDepth = 512
+
+// extraIndexFrom is the number of extra members from which setExtra finds
+// a repeated key through Flow.extraIdx instead of a scan: felix writes no
+// extras, fluentd adds a few, a hostile record tens of thousands.
+const extraIndexFrom = 16
+
+// extraIndexKeep is the most slots of an index a Flow keeps for the next
+// record; a larger one (from a record of many members) is dropped, so that
+// clearing it does not cost every later record.
+const extraIndexKeep = 4096
 
 // DecodeJSON parses one JSON object into f, replacing what f held. Any
 // object is a record: Calico's fields are typed when present, other members
@@ -28,14 +39,21 @@ const maxDepth = 512
 // bad escapes, invalid UTF-8 in a string, control characters in a string,
 // data after the closing brace) is a *SyntaxError with the byte offset;
 // f then holds part of the record and is only good for decoding into.
+//
+// DecodeJSON's time is linear in len(b) whatever the members; it takes any
+// number of them, and nesting up to 512 levels. Limits.Decode bounds both.
 func DecodeJSON(b []byte, f *Flow) error {
+	return decodeJSON(b, f, 0, maxDepth+1, false)
+}
+
+// decodeJSON decodes with at most members top-level members (0: any) and
+// depth levels of nesting; limited makes a breach a *LimitError rather than
+// the stack guard's *SyntaxError.
+func decodeJSON(b []byte, f *Flow, members, depth int, limited bool) error {
 	f.Reset()
 	f.format = FormatJSON
-	d := jsonDecoder{b: b, f: f}
-	if err := d.record(); err != nil {
-		return err
-	}
-	return nil
+	d := jsonDecoder{b: b, f: f, maxMembers: members, maxLevel: depth, limited: limited}
+	return d.record()
 }
 
 type jsonDecoder struct {
@@ -43,6 +61,10 @@ type jsonDecoder struct {
 	i   int
 	f   *Flow
 	key string // member being read, for error messages
+
+	maxMembers int  // most members of the record object; 0: any
+	maxLevel   int  // most nesting levels, the record's object being 1
+	limited    bool // maxLevel and maxMembers are Limits (a breach is a *LimitError)
 }
 
 func (d *jsonDecoder) errorf(off int, msg string) error {
@@ -135,12 +157,16 @@ func (d *jsonDecoder) record() error {
 	d.i++
 	d.skipWS()
 	var prev Field // the previous known member + 1; 0 at the start
+	members := 0
 	if d.i < len(d.b) && d.b[d.i] == '}' {
 		d.i++
 	} else {
 		for {
 			if d.i >= len(d.b) || d.b[d.i] != '"' {
 				return d.unexpected("a member name")
+			}
+			if members++; members > d.maxMembers && d.maxMembers > 0 {
+				return &LimitError{Limit: LimitMembers, Max: d.maxMembers, Offset: d.i}
 			}
 			// Records of one source list their members in one order:
 			// try the field that followed the previous one last time,
@@ -210,7 +236,7 @@ func (d *jsonDecoder) record() error {
 				if err := d.readValue(&v); err != nil {
 					return err
 				}
-				f.setExtra(key, v)
+				f.setExtra(key, v, true)
 			}
 			if d.i < len(d.b) && d.b[d.i] == ',' {
 				// Compact JSON (felix's): no blanks to skip.
@@ -511,8 +537,14 @@ func (d *jsonDecoder) readNumber() (Value, error) {
 }
 
 // skipComposite checks the object or array at d.i without keeping anything.
+//
+// depth is 0 for a value of the record's own members: the composite is
+// then the second level of nesting.
 func (d *jsonDecoder) skipComposite(depth int) error {
-	if depth >= maxDepth {
+	if depth+2 > d.maxLevel {
+		if d.limited {
+			return &LimitError{Limit: LimitDepth, Max: d.maxLevel, Offset: d.i}
+		}
 		return d.errorf(d.i, "nesting deeper than 512 levels")
 	}
 	open := d.b[d.i]
@@ -619,16 +651,129 @@ func (d *jsonDecoder) skipString() error {
 }
 
 // setExtra stores a member the model does not know; a repeated key
-// replaces the earlier value in place.
-func (f *Flow) setExtra(key string, v Value) {
-	for i := range f.extra {
-		if f.extra[i].Key == key {
+// replaces the earlier value in place. Past extraIndexFrom extras the
+// earlier keys are found through an index (extraIndex), so a record of
+// many members costs time linear in them, not quadratic. inOrder adds a
+// new member to f.order (a JSON record's member order).
+func (f *Flow) setExtra(key string, v Value, inOrder bool) {
+	n := len(f.extra)
+	if n < extraIndexFrom {
+		for i := range f.extra {
+			if f.extra[i].Key == key {
+				f.extra[i].Value = v
+				return
+			}
+		}
+	} else {
+		x := &f.extraIdx
+		if x.n == 0 {
+			x.build(f.extra)
+		}
+		if i, ok := x.find(f.extra, key); ok {
 			f.extra[i].Value = v
 			return
 		}
+		x.add(f.extra, key, n)
 	}
-	f.order = append(f.order, uint32(NumFields)+uint32(len(f.extra)))
+	if inOrder {
+		f.order = append(f.order, uint32(NumFields)+uint32(n))
+	}
 	f.extra = append(f.extra, Member{Key: key, Value: v})
+}
+
+// resetExtra empties the extras and their index.
+func (f *Flow) resetExtra() {
+	f.extra = f.extra[:0]
+	f.extraIdx.reset()
+}
+
+// extraIndex finds an extra member by key: an open-addressing table of
+// positions in Flow.extra, hashed with a per-Flow random seed (so a record
+// cannot be crafted to collide). It is a table of integers rather than a
+// map[string]int because clearing and growing it for every record of many
+// members must stay cheap.
+type extraIndex struct {
+	slots []uint64 // hash<<32 | position+1; 0 is empty
+	n     int      // positions held; 0: not built for this record
+	seed  maphash.Seed
+}
+
+func (x *extraIndex) hash(key string) uint64 {
+	return maphash.String(x.seed, key)
+}
+
+// build indexes extra, whose keys are distinct, in a table with room for
+// twice as many.
+func (x *extraIndex) build(extra []Member) {
+	if x.slots == nil {
+		x.seed = maphash.MakeSeed()
+	}
+	size := 64
+	for size < 4*len(extra) {
+		size *= 2
+	}
+	if len(x.slots) < size {
+		x.slots = make([]uint64, size)
+	} else {
+		x.slots = x.slots[:size]
+	}
+	x.n = 0
+	for i := range extra {
+		x.put(x.hash(extra[i].Key), i)
+	}
+}
+
+// find returns the position of key in extra.
+func (x *extraIndex) find(extra []Member, key string) (int, bool) {
+	h := x.hash(key)
+	mask := uint64(len(x.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := x.slots[i]
+		if s == 0 {
+			return 0, false
+		}
+		if s>>32 == h>>32 {
+			if p := int(uint32(s)) - 1; extra[p].Key == key {
+				return p, true
+			}
+		}
+	}
+}
+
+// add indexes key at position pos, growing the table past half full.
+func (x *extraIndex) add(extra []Member, key string, pos int) {
+	if 2*(x.n+1) > len(x.slots) {
+		x.slots = make([]uint64, 2*len(x.slots))
+		x.n = 0
+		for i := range extra[:pos] {
+			x.put(x.hash(extra[i].Key), i)
+		}
+	}
+	x.put(x.hash(key), pos)
+}
+
+func (x *extraIndex) put(h uint64, pos int) {
+	mask := uint64(len(x.slots) - 1)
+	i := h & mask
+	for x.slots[i] != 0 {
+		i = (i + 1) & mask
+	}
+	x.slots[i] = h>>32<<32 | uint64(pos+1)
+	x.n++
+}
+
+// reset empties the table for the next record; one grown by a record of
+// many members is dropped, so clearing it does not cost every later one.
+func (x *extraIndex) reset() {
+	if x.n == 0 {
+		return
+	}
+	if len(x.slots) > extraIndexKeep {
+		x.slots = x.slots[:0:0]
+	} else {
+		clear(x.slots)
+	}
+	x.n = 0
 }
 
 func bitFor(id Field) uint8 {

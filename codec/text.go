@@ -201,7 +201,7 @@ func (f *Flow) resetForText() {
 	f.srcIP, f.dstIP = netip.Addr{}, netip.Addr{}
 	f.srcLabels = f.srcLabels[:0]
 	f.dstLabels = f.dstLabels[:0]
-	f.extra = f.extra[:0]
+	f.resetExtra()
 	f.scratch = f.scratch[:0]
 	f.order = f.order[:0]
 	f.alias = 0
