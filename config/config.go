@@ -83,6 +83,11 @@ type Input struct {
 	// every output: past either one the partition's fetching pauses.
 	MaxInflightRecords int
 	MaxInflightBytes   int64
+	// Limits on one input record (codec.Limits): a record over one goes
+	// to the invalid topic with the reason, undecoded.
+	MaxRecordBytes int
+	MaxJSONMembers int
+	MaxJSONDepth   int
 }
 
 // Output is where results go and how they are produced.

@@ -77,6 +77,8 @@ var expectedErrors = []struct {
 	{"not_yaml.bad.yaml", []string{"reading config file testdata/not_yaml.bad.yaml"}},
 	{"bad_delivery.bad.yaml", []string{`delivery: "at_most_once" is not at_least_once or exactly_once`,
 		"transaction.max_records: must be at least 1", "transaction.interval: must be between 0 and transaction.timeout"}},
+	{"bad_limits.bad.yaml", []string{"input.max_record_bytes: must be at least 1024, got 100",
+		"input.max_json_members: must be at least 1, got 0", "input.max_json_depth: must be between 1 and 512, got 600"}},
 }
 
 func TestBadFiles(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowsieve/flowsieve/codec"
 	"github.com/flowsieve/flowsieve/processor"
 )
 
@@ -31,6 +32,9 @@ func Default() Config {
 			SessionTimeout:     processor.DefaultSessionTimeout,
 			MaxInflightRecords: processor.DefaultMaxInflightRecords,
 			MaxInflightBytes:   processor.DefaultMaxInflightBytes,
+			MaxRecordBytes:     codec.DefaultLimits.RecordBytes,
+			MaxJSONMembers:     codec.DefaultLimits.Members,
+			MaxJSONDepth:       codec.DefaultLimits.Depth,
 		},
 		Output: Output{
 			KeptTopic:     "flows.kept",
@@ -104,6 +108,12 @@ var keys = []key{
 		field: func(c *Config) any { return &c.Input.MaxInflightRecords }},
 	{name: "input.max_inflight_bytes", usage: "per partition: bytes consumed but not yet acknowledged before fetching pauses",
 		field: func(c *Config) any { return &c.Input.MaxInflightBytes }},
+	{name: "input.max_record_bytes", usage: "longest input record; a longer one goes to the invalid topic undecoded (reason limit_record_bytes)",
+		field: func(c *Config) any { return &c.Input.MaxRecordBytes }},
+	{name: "input.max_json_members", usage: "most members of a JSON record (top level); more sends it to the invalid topic (reason limit_members)",
+		field: func(c *Config) any { return &c.Input.MaxJSONMembers }},
+	{name: "input.max_json_depth", usage: "deepest nesting of a JSON record, the record being 1; deeper sends it to the invalid topic (reason limit_depth)",
+		field: func(c *Config) any { return &c.Input.MaxJSONDepth }},
 
 	{name: "output.kept_topic", usage: "topic for the flows the filters keep",
 		field: func(c *Config) any { return &c.Output.KeptTopic }},

@@ -87,6 +87,15 @@ func (c *Config) validate() []error {
 	if in.MaxInflightBytes < 1024 {
 		bad("input.max_inflight_bytes", "must be at least 1024, got %d", in.MaxInflightBytes)
 	}
+	if in.MaxRecordBytes < 1024 {
+		bad("input.max_record_bytes", "must be at least 1024, got %d", in.MaxRecordBytes)
+	}
+	if in.MaxJSONMembers < 1 {
+		bad("input.max_json_members", "must be at least 1, got %d", in.MaxJSONMembers)
+	}
+	if in.MaxJSONDepth < 1 || in.MaxJSONDepth > 512 {
+		bad("input.max_json_depth", "must be between 1 and 512, got %d", in.MaxJSONDepth)
+	}
 
 	out := c.Output
 	outputs := []struct{ key, topic string }{

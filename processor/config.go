@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 
+	"github.com/flowsieve/flowsieve/codec"
 	"github.com/flowsieve/flowsieve/rules"
 )
 
@@ -50,6 +51,12 @@ type Config struct {
 	// by every output. Past either cap the partition's fetching pauses.
 	MaxInflightRecords int
 	MaxInflightBytes   int64
+
+	// Limits bound one input record; a record over one goes to the
+	// invalid topic undecoded, counted by parse_errors{reason} as
+	// limit_record_bytes, limit_members or limit_depth. Zero fields take
+	// codec.DefaultLimits.
+	Limits codec.Limits
 
 	// Rules returns the rules serving now; it is called once per record,
 	// so it must be cheap (an atomic load, as rules.Watcher.Current is).

@@ -49,6 +49,9 @@ func TestReasonClass(t *testing.T) {
 		{`{"a":`, "json"},
 		{"garbage here", "text_startTime"},
 		{"1528842551 1528842851 wep dev rails-81531* - wep dev memcached-38456* - - - 6 - 3000 7 3 4 out 154 61 70111 49404", "text_action"},
+		{strings.Repeat("x", 1<<20+1), "limit_record_bytes"},
+		{`{"a":` + strings.Repeat("[", 16) + strings.Repeat("]", 16) + `}`, "limit_depth"},
+		{`{"a":0` + strings.Repeat(`,"a":0`, 1000) + `}`, "limit_members"},
 	} {
 		err := codec.Decode([]byte(tc.in), &f)
 		if err == nil {

@@ -55,7 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"rule", "severity"}),
 		parseErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flowsieve_parse_errors_total",
-			Help: "Records that did not parse and went to the invalid topic, per reason class (empty, json, text_<column>).",
+			Help: "Records that did not parse and went to the invalid topic, per reason class (empty, json, text_<column>, limit_record_bytes, limit_members, limit_depth, oversize).",
 		}, []string{"reason"}),
 		produceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flowsieve_produce_errors_total",

@@ -42,7 +42,7 @@ func (w *worker) route(e *entry, retry bool) {
 		return
 	}
 
-	if err := codec.Decode(rec.Value, &w.flow); err != nil {
+	if err := cfg.Limits.Decode(rec.Value, &w.flow); err != nil {
 		if !retry {
 			w.p.m.parseErrors.WithLabelValues(reasonClass(err)).Inc()
 			w.p.m.invalid.Add(1)
@@ -116,6 +116,10 @@ func (w *worker) invalidHeaders(rec *kgo.Record, err error) []kgo.RecordHeader {
 
 // reasonClass is the parse-error label: bounded, unlike the message.
 func reasonClass(err error) string {
+	var le *codec.LimitError
+	if errors.As(err, &le) {
+		return "limit_" + le.Limit
+	}
 	var se *codec.SyntaxError
 	if !errors.As(err, &se) {
 		return "other"

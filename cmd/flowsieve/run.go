@@ -131,6 +131,8 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 		BatchMaxBytes:      cfg.Output.BatchMaxBytes,
 		MaxInflightRecords: cfg.Input.MaxInflightRecords,
 		MaxInflightBytes:   cfg.Input.MaxInflightBytes,
+		Limits: codec.Limits{RecordBytes: cfg.Input.MaxRecordBytes,
+			Members: cfg.Input.MaxJSONMembers, Depth: cfg.Input.MaxJSONDepth},
 		ExactlyOnce:        cfg.Delivery == "exactly_once",
 		TransactionalID:    cfg.Transaction.ID,
 		TransactionTimeout: cfg.Transaction.Timeout,
