@@ -1,10 +1,14 @@
 package processor
 
 import (
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flowsieve/flowsieve/rules"
 )
 
 // Metrics are the pipeline's Prometheus series, all named flowsieve_*.
@@ -16,6 +20,7 @@ type Metrics struct {
 	produced      *prometheus.CounterVec // topic
 	dropped       *prometheus.CounterVec // rule
 	flagged       *prometheus.CounterVec // rule, severity
+	rules         *ruleSeries            // dropped and flagged, by rules version
 	parseErrors   *prometheus.CounterVec // reason
 	produceErrors *prometheus.CounterVec // topic
 	recreations   *prometheus.CounterVec // topic
@@ -99,24 +104,168 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Input partitions this member is processing.",
 		}),
 	}
+	m.rules = newRuleSeries(
+		ruleVec{m.dropped, func(s *rules.Set) [][]string {
+			out := make([][]string, 0, len(s.FilterNames()))
+			for _, n := range s.FilterNames() {
+				out = append(out, []string{n})
+			}
+			return out
+		}},
+		ruleVec{m.flagged, func(s *rules.Set) [][]string {
+			out := make([][]string, 0, len(s.ThreatRules()))
+			for _, t := range s.ThreatRules() {
+				out = append(out, []string{t.Name, t.Severity})
+			}
+			return out
+		}},
+	)
 	reg.MustRegister(m.consumed, m.produced, m.dropped, m.flagged, m.parseErrors, m.produceErrors, m.recreations,
 		m.stalled, m.lag, m.latency, m.reloads, m.rulesVersion, m.reloadTime, m.reloadOK, m.assigned)
 	return m
 }
 
-// RulesLoaded records a load or reload of the rule file: version is the
-// version now serving (unchanged when err is not nil).
-func (m *Metrics) RulesLoaded(version string, err error) {
+// RulesLoaded records a load or reload of the rule file: set is the Set
+// now serving (nil when err is not nil: the previous one keeps serving).
+// The per-rule series of rules set no longer has are deleted.
+func (m *Metrics) RulesLoaded(set *rules.Set, err error) {
 	m.reloadTime.Set(float64(time.Now().UnixNano()) / 1e9)
 	if err != nil {
 		m.reloads.WithLabelValues("failure").Inc()
 		m.reloadOK.Set(0)
 		return
 	}
-	m.reloads.WithLabelValues("success").Inc()
-	m.reloadOK.Set(1)
+	// The per-rule series first: a scrape that sees the reload counted
+	// sees the series of the new set only.
+	m.rules.serve(set)
+	version := set.Version()
 	if prev := m.lastVersion.Swap(&version); prev != nil && *prev != version {
 		m.rulesVersion.DeleteLabelValues(*prev)
 	}
 	m.rulesVersion.WithLabelValues(version).Set(1)
+	m.reloadOK.Set(1)
+	m.reloads.WithLabelValues("success").Inc()
 }
+
+// Indexes of the live rules' vectors in ruleCounters.by.
+const (
+	seriesDropped = iota // flowsieve_records_dropped_total{rule}, by filter index
+	seriesFlagged        // flowsieve_flows_flagged_total{rule,severity}, by threat rule index
+)
+
+// ruleSeries are the series labelled by the rules of one rule file, kept
+// to the rules of the Set serving now. Series of a rule the serving Set no
+// longer has are deleted when a new Set is seen (a reload reported to
+// RulesLoaded, or the first record judged by it, whichever comes first),
+// so a rule file renamed over months does not leave a ghost series per
+// name ever loaded; as in Prometheus' rule manager, a renamed rule's
+// counter starts again from zero. The live rules have one ruleSeries; the
+// shadow rules of issue 14 get their own over their own vectors.
+//
+// A record judged by a Set that has just been replaced counts on the
+// series of its rules that the new Set still has; the counts of rules
+// that are gone are discarded rather than bring their series back.
+type ruleSeries struct {
+	vecs []ruleVec
+	live atomic.Pointer[ruleCounters] // the serving Set's counters
+	mu   sync.Mutex                   // serialises changes of live
+}
+
+// ruleVec is one vector labelled by rule.
+type ruleVec struct {
+	vec *prometheus.CounterVec
+	// labels returns the label values of each of a Set's series, in the
+	// order the hot path indexes them.
+	labels func(*rules.Set) [][]string
+}
+
+// ruleCounters are one Set's per-rule counters, resolved once per Set
+// rather than per record.
+type ruleCounters struct {
+	set *rules.Set
+	by  [][]prometheus.Counter // per vector, in labels order
+	// keys are the label values of each vector's series (joined), for
+	// the diff against the next serving Set.
+	keys []map[string][]string
+}
+
+func newRuleSeries(vecs ...ruleVec) *ruleSeries {
+	return &ruleSeries{vecs: vecs}
+}
+
+// counters returns the counters of set, which the caller has just taken
+// from current, the authority on which Set serves (the pipeline's Rules).
+// current is read again under the lock, after set was, so it is never
+// older than set: when they differ, set has been replaced.
+func (s *ruleSeries) counters(set *rules.Set, current func() *rules.Set) *ruleCounters {
+	if c := s.live.Load(); c != nil && c.set == set {
+		return c
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	live := s.serveLocked(current())
+	if live.set == set {
+		return live
+	}
+	return s.replaced(set, live)
+}
+
+// serve makes set the serving Set. It must be the Set the pipeline's
+// Rules returns now (a reload reports it while no newer one can be
+// swapped in).
+func (s *ruleSeries) serve(set *rules.Set) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.serveLocked(set)
+}
+
+func (s *ruleSeries) serveLocked(set *rules.Set) *ruleCounters {
+	old := s.live.Load()
+	if old != nil && old.set == set {
+		return old
+	}
+	c := &ruleCounters{set: set}
+	for _, v := range s.vecs {
+		byRule, keys := []prometheus.Counter{}, map[string][]string{}
+		for _, lv := range v.labels(set) {
+			byRule = append(byRule, v.vec.WithLabelValues(lv...))
+			keys[labelKey(lv)] = lv
+		}
+		c.by = append(c.by, byRule)
+		c.keys = append(c.keys, keys)
+	}
+	if old != nil {
+		for i, v := range s.vecs {
+			for k, lv := range old.keys[i] {
+				if _, ok := c.keys[i][k]; !ok {
+					v.vec.DeleteLabelValues(lv...)
+				}
+			}
+		}
+	}
+	s.live.Store(c)
+	return c
+}
+
+// replaced returns the counters of a Set that live has replaced: its
+// rules that live still has count on live's series, the others on a
+// counter nobody gathers.
+func (s *ruleSeries) replaced(set *rules.Set, live *ruleCounters) *ruleCounters {
+	gone := prometheus.NewCounter(prometheus.CounterOpts{Name: "flowsieve_discarded"})
+	c := &ruleCounters{set: set}
+	for i, v := range s.vecs {
+		byRule := []prometheus.Counter{}
+		for _, lv := range v.labels(set) {
+			if _, ok := live.keys[i][labelKey(lv)]; ok {
+				byRule = append(byRule, v.vec.WithLabelValues(lv...))
+			} else {
+				byRule = append(byRule, gone)
+			}
+		}
+		c.by = append(c.by, byRule)
+	}
+	return c
+}
+
+// labelKey joins a series' label values into a map key.
+func labelKey(lv []string) string { return strings.Join(lv, "\xff") }

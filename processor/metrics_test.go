@@ -2,9 +2,13 @@ package processor
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/flowsieve/flowsieve/rules"
 )
 
 // gathered maps "name{label=value,...}" to the series' value.
@@ -35,31 +39,32 @@ func gathered(t *testing.T, g prometheus.Gatherer) map[string]float64 {
 func TestRulesLoaded(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
+	v1, v2 := ruleSet(t, []string{"a"}, nil), ruleSet(t, []string{"b"}, nil)
 	steps := []struct {
-		version string
-		err     error
-		want    map[string]float64
-		absent  []string
+		set    *rules.Set
+		err    error
+		want   map[string]float64
+		absent []string
 	}{
-		{"v1", nil, map[string]float64{
-			"flowsieve_rules_last_reload_successful":        1,
-			"flowsieve_rules_reloads_total{result=success}": 1,
-			"flowsieve_rules_version_info{version=v1}":      1,
+		{v1, nil, map[string]float64{
+			"flowsieve_rules_last_reload_successful":                     1,
+			"flowsieve_rules_reloads_total{result=success}":              1,
+			"flowsieve_rules_version_info{version=" + v1.Version() + "}": 1,
 		}, nil},
-		{"", errors.New("bad rule"), map[string]float64{
-			"flowsieve_rules_last_reload_successful":        0,
-			"flowsieve_rules_reloads_total{result=success}": 1,
-			"flowsieve_rules_reloads_total{result=failure}": 1,
-			"flowsieve_rules_version_info{version=v1}":      1, // the old rules still serve
+		{nil, errors.New("bad rule"), map[string]float64{
+			"flowsieve_rules_last_reload_successful":                     0,
+			"flowsieve_rules_reloads_total{result=success}":              1,
+			"flowsieve_rules_reloads_total{result=failure}":              1,
+			"flowsieve_rules_version_info{version=" + v1.Version() + "}": 1, // the old rules still serve
 		}, nil},
-		{"v2", nil, map[string]float64{
-			"flowsieve_rules_last_reload_successful":        1,
-			"flowsieve_rules_reloads_total{result=success}": 2,
-			"flowsieve_rules_version_info{version=v2}":      1,
-		}, []string{"flowsieve_rules_version_info{version=v1}"}},
+		{v2, nil, map[string]float64{
+			"flowsieve_rules_last_reload_successful":                     1,
+			"flowsieve_rules_reloads_total{result=success}":              2,
+			"flowsieve_rules_version_info{version=" + v2.Version() + "}": 1,
+		}, []string{"flowsieve_rules_version_info{version=" + v1.Version() + "}"}},
 	}
 	for i, s := range steps {
-		m.RulesLoaded(s.version, s.err)
+		m.RulesLoaded(s.set, s.err)
 		got := gathered(t, reg)
 		for k, v := range s.want {
 			if g, ok := got[k]; !ok || g != v {
@@ -75,4 +80,92 @@ func TestRulesLoaded(t *testing.T) {
 			t.Errorf("step %d: last reload timestamp not set", i)
 		}
 	}
+}
+
+// ruleSet compiles a rule file with the given filters (each dropping one
+// namespace) and threat rules ("name:severity").
+func ruleSet(t *testing.T, filters, threats []string) *rules.Set {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("threats:\n")
+	for i, th := range threats {
+		name, sev, _ := strings.Cut(th, ":")
+		fmt.Fprintf(&b, "  - name: %s\n    severity: %s\n    when: {field: dest_port, equals: %d}\n", name, sev, 1000+i)
+	}
+	b.WriteString("filters:\n")
+	for _, f := range filters {
+		fmt.Fprintf(&b, "  - name: %s\n    action: exclude\n    when: {field: source_namespace, equals: ns-%s}\n", f, f)
+	}
+	s, err := rules.Load([]byte(b.String()), "rules.yaml")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	return s
+}
+
+// ruleSeriesOf returns the exported dropped and flagged series with their
+// values.
+func ruleSeriesOf(t *testing.T, g prometheus.Gatherer) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	for k, v := range gathered(t, g) {
+		if strings.HasPrefix(k, "flowsieve_records_dropped_total") || strings.HasPrefix(k, "flowsieve_flows_flagged_total") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// TestRuleSeriesFollowReloads: a reload deletes the series of the rules
+// the new set lacks (a rule whose severity changed counts as a new rule)
+// and keeps counting those of the rules still there; a record judged by
+// the replaced set does not bring deleted series back.
+func TestRuleSeriesFollowReloads(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	a := ruleSet(t, []string{"f1", "f2"}, []string{"t1:high", "t2:low"})
+	b := ruleSet(t, []string{"f2", "f3"}, []string{"t1:low", "t2:low"})
+	serving := a
+	current := func() *rules.Set { return serving }
+
+	m.RulesLoaded(a, nil)
+	ca := m.rules.counters(a, current)
+	ca.by[seriesDropped][0].Inc()  // f1
+	ca.by[seriesDropped][1].Add(2) // f2
+	ca.by[seriesFlagged][0].Inc()  // t1 high
+	ca.by[seriesFlagged][1].Add(3) // t2 low
+
+	serving = b
+	m.RulesLoaded(b, nil)
+	want := map[string]float64{
+		"flowsieve_records_dropped_total{rule=f2}":             2,
+		"flowsieve_records_dropped_total{rule=f3}":             0,
+		"flowsieve_flows_flagged_total{rule=t1}{severity=low}": 0,
+		"flowsieve_flows_flagged_total{rule=t2}{severity=low}": 3,
+	}
+	check := func(step string) {
+		t.Helper()
+		got := ruleSeriesOf(t, reg)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: series %v, want %v", step, got, want)
+		}
+	}
+	check("after the reload")
+
+	// A worker still holding a (judged before the swap): its rules that b
+	// kept count, the others are discarded.
+	stale := m.rules.counters(a, current)
+	stale.by[seriesDropped][0].Inc() // f1: gone
+	stale.by[seriesDropped][1].Inc() // f2: still there
+	stale.by[seriesFlagged][0].Inc() // t1 high: gone
+	want["flowsieve_records_dropped_total{rule=f2}"] = 3
+	check("after counting with the replaced set")
+
+	// Without a reload report, the first record judged by a new set
+	// retires the old one's series.
+	c := ruleSet(t, []string{"f3"}, nil)
+	serving = c
+	m.rules.counters(c, current).by[seriesDropped][0].Inc()
+	want = map[string]float64{"flowsieve_records_dropped_total{rule=f3}": 1}
+	check("after a set seen first by a record")
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strconv"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/flowsieve/flowsieve/codec"
@@ -53,7 +52,7 @@ func (w *worker) route(e *entry, retry bool) {
 
 	set := cfg.Rules()
 	set.Judge(&w.flow, &w.verdict)
-	names := w.ruleCounters(set)
+	names := w.p.m.rules.counters(set, cfg.Rules)
 	var threat []byte
 	if w.verdict.Flagged() {
 		threat = rules.AppendThreatJSON(make([]byte, 0, 2*len(rec.Value)+256), &w.flow, set, &w.verdict)
@@ -72,7 +71,7 @@ func (w *worker) route(e *entry, retry bool) {
 	if threat != nil {
 		if !retry {
 			for _, h := range w.verdict.Threats {
-				names.flagged[h.Rule].Inc()
+				names.by[seriesFlagged][h.Rule].Inc()
 			}
 			w.p.m.flags.Add(1)
 		}
@@ -80,7 +79,7 @@ func (w *worker) route(e *entry, retry bool) {
 	}
 	if !w.verdict.Keep {
 		if !retry {
-			names.dropped[w.verdict.DropRule].Inc()
+			names.by[seriesDropped][w.verdict.DropRule].Inc()
 			w.p.m.drops.Add(1)
 		}
 		return
@@ -133,27 +132,4 @@ func reasonClass(err error) string {
 		return "text_" + se.Field
 	}
 	return "text"
-}
-
-// ruleCounters are a rules version's per-rule series, resolved once per
-// version rather than per record.
-type ruleCounters struct {
-	set     *rules.Set
-	dropped []prometheus.Counter // by filter index
-	flagged []prometheus.Counter // by threat rule index
-}
-
-func (w *worker) ruleCounters(set *rules.Set) *ruleCounters {
-	if w.names != nil && w.names.set == set {
-		return w.names
-	}
-	rc := &ruleCounters{set: set}
-	for _, n := range set.FilterNames() {
-		rc.dropped = append(rc.dropped, w.p.m.dropped.WithLabelValues(n))
-	}
-	for _, t := range set.ThreatRules() {
-		rc.flagged = append(rc.flagged, w.p.m.flagged.WithLabelValues(t.Name, t.Severity))
-	}
-	w.names = rc
-	return rc
 }

@@ -59,7 +59,6 @@ type worker struct {
 	flow     codec.Flow
 	verdict  rules.Verdict
 	consumed prometheus.Counter
-	names    *ruleCounters
 }
 
 type batch struct {

@@ -87,19 +87,13 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 	watcher, err := rules.NewWatcher(cfg.Rules.File, rules.WatcherOptions{
 		Debounce: cfg.Rules.Debounce,
 		Logger:   log.Named("rules"),
-		OnReload: func(s *rules.Set, err error) {
-			if err != nil {
-				metrics.RulesLoaded("", err)
-				return
-			}
-			metrics.RulesLoaded(s.Version(), nil)
-		},
+		OnReload: metrics.RulesLoaded,
 	})
 	if err != nil {
 		return fmt.Errorf("loading rules: %w", err)
 	}
 	set := watcher.Current()
-	metrics.RulesLoaded(set.Version(), nil)
+	metrics.RulesLoaded(set, nil)
 	log.Info("rules loaded", zap.String("file", cfg.Rules.File), zap.String("version", set.Version()),
 		zap.Int("filters", len(set.FilterNames())), zap.Int("threat_rules", len(set.ThreatRules())))
 
