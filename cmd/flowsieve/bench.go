@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,6 +37,11 @@ type benchParams struct {
 // end of the input, then runs a copy pipeline (consume and re-produce, no
 // parsing, same client settings) over the same input, and prints both rates
 // and their ratio.
+const benchUsage = `usage: flowsieve bench [--records N] [--format text,json] [--delivery MODE] [flags]
+
+Measures the pipeline end to end on an embedded broker against a copy
+pipeline (consume and re-produce) over the same input.`
+
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("flowsieve bench", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -51,11 +55,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&p.rounds, "rounds", 2, "timed runs of each pipeline; the best of each is compared")
 	fs.StringVar(&p.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&p.delivery, "delivery", "at_least_once", "delivery mode of both pipelines: at_least_once or exactly_once (transactions, default knobs)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parsePflags(fs, args, benchUsage, stderr); !ok {
+		return code
 	}
 	if p.delivery != "at_least_once" && p.delivery != "exactly_once" {
 		fmt.Fprintf(stderr, "flowsieve bench: --delivery %q is not at_least_once or exactly_once\n", p.delivery)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,6 +25,14 @@ func configCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return configKeys(args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "print" {
+		if len(args) == 0 {
+			fmt.Fprintln(stderr, "flowsieve config: missing command (print or keys)")
+		} else if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+			fmt.Fprintln(stdout, configUsage)
+			return exitOK
+		} else {
+			fmt.Fprintf(stderr, "flowsieve config: unknown command %q (want print or keys)\n", args[0])
+		}
 		fmt.Fprintln(stderr, configUsage)
 		return exitUsage
 	}
@@ -33,11 +40,8 @@ func configCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	// run's own flags are accepted so a run command line can be pasted.
 	fs.Bool("demo", false, "ignored")
 	fs.Int("demo-rate", 0, "ignored")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parsePflags(fs, args[1:], configUsage, stderr); !ok {
+		return code
 	}
 	cfg, err := config.Load(config.Sources{File: *file, Environ: os.Environ(), Flags: fs})
 	if err != nil {
@@ -55,15 +59,8 @@ func configKeys(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("flowsieve config keys", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	markdown := fs.Bool("markdown", false, "print the reference page (docs/config-reference.md) as Markdown")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintln(stderr, configUsage)
-		return exitUsage
+	if code, ok := parsePflags(fs, args, configUsage, stderr); !ok {
+		return code
 	}
 	write := config.WriteKeys
 	if *markdown {

@@ -44,16 +44,19 @@ func newFlagSet(name string, stderr io.Writer) (*pflag.FlagSet, *string) {
 	return fs, file
 }
 
+const runUsage = `usage: flowsieve run [--config FILE] [--section.key=value ...] [--demo]
+
+Runs the pipeline: consumes the input topics, judges each record with the
+rule file, and produces to the kept, threats and invalid topics. Without
+kafka.brokers it starts an embedded single-node broker for local use.`
+
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs, file := newFlagSet("flowsieve run", stderr)
 	var p runParams
 	fs.BoolVar(&p.demo, "demo", false, "also run a synthetic flow-log generator into the first input topic")
 	fs.IntVar(&p.demoRate, "demo-rate", 200, "records per second the --demo generator writes")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parsePflags(fs, args, runUsage, stderr); !ok {
+		return code
 	}
 	p.configFile = *file
 	cfg, err := config.LoadFromOS(p.configFile, fs)
