@@ -14,8 +14,9 @@ WORKDIR /src
 COPY . .
 # A static binary (no cgo), so it runs on distroless/static, which has no
 # libc. The cache mounts keep modules and compiled packages between builds;
-# `go build` downloads only the modules the binary needs (go.mod also lists
-# the test-only ones). deploy/dockerfile_test.go runs this same command.
+# `go build` downloads only the modules the binary needs. deploy/ is a module
+# of its own (its tests' libraries are in deploy/go.mod) and .dockerignore
+# leaves it out. deploy/dockerfile_test.go runs this same command.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/flowsieve ./cmd/flowsieve

@@ -25,11 +25,18 @@ run: build
 demo: build
 	./$(BIN) run --config config/flowsieve.yaml --demo
 
+# deploy/ is a module of its own (its tests need compose-go, k8s.io/api and
+# Prometheus, which the binary does not): every target that tests or lints
+# the product does the same in deploy/.
+DEPLOY := deploy
+
 test: build
 	$(GO) test -race -count=1 -timeout 12m $(PKGS)
+	cd $(DEPLOY) && $(GO) test -race -count=1 -timeout 12m ./...
 
 test-unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /test)
+	cd $(DEPLOY) && $(GO) test -race -count=1 ./...
 
 test-e2e:
 	$(GO) test -race -count=1 -timeout 12m ./test/...
@@ -54,8 +61,10 @@ fuzz:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	cd $(DEPLOY) && $(GO) vet ./...
 	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck $(PKGS)
+	cd $(DEPLOY) && PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
 
 clean:
 	rm -rf bin data
