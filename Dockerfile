@@ -1,6 +1,9 @@
 # flowsieve container image.
 #
-#   docker build -t flowsieve .
+#   docker build -t flowsieve \
+#     --build-arg VERSION="$(git describe --tags --always --dirty)" \
+#     --build-arg REVISION="$(git rev-parse HEAD)" \
+#     --build-arg BUILD_DATE="$(date -u +%Y-%m-%dT%H:%M:%SZ)" .
 #   docker run --rm -v "$PWD/config:/etc/flowsieve:ro" -p 9464:9464 \
 #     -e FLOWSIEVE_KAFKA_BROKERS=kafka:9092 -e FLOWSIEVE_RULES_FILE=/etc/flowsieve/rules.yaml \
 #     -e FLOWSIEVE_METRICS_LISTEN=:9464 flowsieve
@@ -10,6 +13,10 @@
 # rules change reaches the running process without a new image.
 
 FROM golang:1.26 AS build
+# What `flowsieve version` and flowsieve_build_info report, stamped as
+# `make build` does: .dockerignore leaves .git out, so the go command
+# cannot read the revision itself. Unset ones print "unknown".
+ARG VERSION= REVISION= BRANCH= BUILD_DATE=
 WORKDIR /src
 COPY . .
 # A static binary (no cgo), so it runs on distroless/static, which has no
@@ -19,7 +26,12 @@ COPY . .
 # leaves it out. deploy/dockerfile_test.go runs this same command.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/flowsieve ./cmd/flowsieve
+    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w \
+      -X github.com/prometheus/common/version.Version=${VERSION} \
+      -X github.com/prometheus/common/version.Revision=${REVISION} \
+      -X github.com/prometheus/common/version.Branch=${BRANCH} \
+      -X github.com/prometheus/common/version.BuildDate=${BUILD_DATE}" \
+      -o /out/flowsieve ./cmd/flowsieve
 
 # distroless/static: CA certificates (for kafka.tls against public CAs),
 # /etc/passwd with the nonroot user, tzdata, and no shell.

@@ -10,8 +10,18 @@ STATICCHECK_VERSION := v0.8.2
 all: build
 
 # The same build as the Dockerfile's, so the binary the tests run (test/,
-# deploy/) comes out of the build cache instead of a second cold compile.
-BUILDFLAGS := -trimpath -ldflags="-s -w"
+# deploy/) comes out of the build cache instead of a second cold compile;
+# only the link differs, by the version stamps. `flowsieve version` and the
+# flowsieve_build_info gauge show them; -buildvcs=auto also keeps the VCS
+# revision in the build info where git can give it.
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+REVISION   ?= $(shell git rev-parse HEAD 2>/dev/null)
+BRANCH     ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+VERSION_PKG := github.com/prometheus/common/version
+LDFLAGS    := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION) \
+              -X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildDate=$(BUILD_DATE)
+BUILDFLAGS := -trimpath -buildvcs=auto -ldflags="$(LDFLAGS)"
 
 build:
 	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/flowsieve

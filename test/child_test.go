@@ -70,7 +70,13 @@ log:
 
 func startChild(t *testing.T, args ...string) *child {
 	t.Helper()
-	c := &child{cmd: exec.Command(binary, args...), out: &syncBuffer{}, done: make(chan struct{})}
+	return startBinary(t, binary, args...)
+}
+
+// startBinary is startChild with another build of flowsieve.
+func startBinary(t *testing.T, bin string, args ...string) *child {
+	t.Helper()
+	c := &child{cmd: exec.Command(bin, args...), out: &syncBuffer{}, done: make(chan struct{})}
 	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -33,6 +33,7 @@ func commands() []command {
 		{"gen", "write synthetic Calico flow logs to stdout or a Kafka topic", genCmd},
 		{"config", "print the effective config with secrets masked, or list every key (config print, config keys)", configCmd},
 		{"bench", "end-to-end throughput benchmark on the embedded broker", benchCmd},
+		{"version", "print the version, VCS revision, build date and Go version", versionCmd},
 	}
 }
 
@@ -57,6 +58,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitUsage
 		}
 		return exitOK
+	}
+	if args[0] == "--version" {
+		return versionCmd(ctx, args[1:], stdout, stderr)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/spf13/pflag"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
@@ -70,6 +71,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	defer func() { _ = log.Sync() }()
+	log.Info("flowsieve starting", buildFields()...)
 	if err := run(ctx, cfg, p, log); err != nil {
 		log.Error("flowsieve run failed", zap.Error(err))
 		return exitFailure
@@ -84,7 +86,8 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("flowsieve"))
 	metrics := processor.NewMetrics(reg)
 
 	watcher, err := rules.NewWatcher(cfg.Rules.File, rules.WatcherOptions{
