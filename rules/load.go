@@ -1,14 +1,17 @@
 package rules
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"hash"
-	"os"
+	"io"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -22,12 +25,40 @@ import (
 // names (paths relative to the rule file's directory). It reports every
 // problem it finds, each as "file:line:col: rule "name": what"; Errors
 // splits them.
+//
+// The rule file and the feeds must be regular files (or symlinks to them):
+// anything else (a FIFO, a device) is an error rather than a read that may
+// never end. LoadFileContext also bounds the time a load may take.
 func LoadFile(path string) (*Set, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading rule file: %w", err)
+	s, _, err := loadFileWithin(context.Background(), path, nil)
+	return s, err
+}
+
+// loadFileWithin loads path, and returns the files it read or tried to
+// read (so a Watcher watches a feed a failed load names). It stops
+// between files and feed lines once ctx ends, and keeps in reading (when
+// not nil) the file it is reading, for a timeout's message.
+func loadFileWithin(ctx context.Context, path string, reading *atomic.Pointer[string]) (*Set, []string, error) {
+	abs, aerr := filepath.Abs(path)
+	if aerr != nil {
+		abs = path
 	}
-	return Load(data, path)
+	if reading != nil {
+		reading.Store(&path)
+	}
+	data, err := readRegular(path)
+	if err != nil {
+		return nil, []string{abs}, fmt.Errorf("reading rule file: %w", err)
+	}
+	l := newLoader(data, path)
+	l.ctx, l.reading = ctx, reading
+	s := l.load(data)
+	files := s.files
+	if len(l.errs) > 0 {
+		return nil, files, joinErrs(l.errs)
+	}
+	l.finish(s)
+	return s, files, nil
 }
 
 // Load compiles rule-file content; path names it in errors and anchors
@@ -43,7 +74,7 @@ func Load(data []byte, path string) (*Set, error) {
 }
 
 func newLoader(data []byte, path string) *loader {
-	l := &loader{file: path, dir: filepath.Dir(path), hash: sha256.New(), feedsByName: map[string]*feed{}}
+	l := &loader{ctx: context.Background(), file: path, dir: filepath.Dir(path), hash: sha256.New(), feedsByName: map[string]*feed{}}
 	l.hash.Write(data)
 	return l
 }
@@ -54,6 +85,8 @@ func (l *loader) finish(s *Set) {
 }
 
 type loader struct {
+	ctx         context.Context // a load given up on stops between feeds and feed lines
+	reading     *atomic.Pointer[string]
 	file, dir   string
 	hash        hash.Hash
 	errs        []error
@@ -77,9 +110,8 @@ func (l *loader) load(data []byte) *Set {
 		abs = l.file
 	}
 	s.files = append(s.files, abs)
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		l.errs = append(l.errs, yamlError(l.file, err))
+	doc, ok := l.document(data)
+	if !ok {
 		return s
 	}
 	if len(doc.Content) == 0 {
@@ -87,6 +119,16 @@ func (l *loader) load(data []byte) *Set {
 		return s
 	}
 	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		// Not its value: a file named as the rule file by mistake may
+		// hold a secret.
+		what := "a single value"
+		if root.Kind == yaml.SequenceNode {
+			what = "a list"
+		}
+		l.errorf(root, "the rule file must be a mapping (feeds, threats, filters), not %s", what)
+		return s
+	}
 	fields := l.mapping(root, "the rule file", "feeds", "threats", "filters")
 	if fields == nil {
 		return s
@@ -102,12 +144,42 @@ func (l *loader) load(data []byte) *Set {
 			l.loadThreat(s, item, names)
 		}
 	}
+	l.rule = "" // "filters" is no part of the last threat rule
 	if n := fields["filters"]; n != nil {
 		for _, item := range l.sequence(n, "filters") {
 			l.loadFilter(s, item, names)
 		}
 	}
 	return s
+}
+
+// document parses the rule file's one YAML document. yaml.Unmarshal reads
+// the first document of a stream and ignores the rest, so a second one
+// (a "---" line and rules after it) would silently not apply: it is an
+// error at its "---" line. Empty documents after the first (a trailing
+// "---") are harmless and pass.
+func (l *loader) document(data []byte) (*yaml.Node, bool) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
+		l.errs = append(l.errs, yamlError(l.file, err))
+		return nil, false
+	}
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if err == io.EOF {
+			return &doc, true
+		}
+		if err != nil {
+			l.errs = append(l.errs, yamlError(l.file, err))
+			return nil, false
+		}
+		if len(next.Content) > 0 && !(next.Content[0].Kind == yaml.ScalarNode && next.Content[0].Tag == "!!null") {
+			l.errorf(&next, "a second YAML document starts here; a rule file is one document (merge the two, or remove the \"---\" line)")
+			return nil, false
+		}
+	}
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -192,7 +264,7 @@ func nodeKind(n *yaml.Node) string {
 	if n.Tag == "!!null" {
 		return "empty"
 	}
-	return fmt.Sprintf("%q", n.Value)
+	return quoteCut(n.Value)
 }
 
 func contains(list []string, s string) bool {
@@ -224,7 +296,7 @@ func (l *loader) name(fields map[string]*yaml.Node, item *yaml.Node) string {
 
 func (l *loader) loadFeed(s *Set, item *yaml.Node) {
 	l.rule = ""
-	f := l.mapping(item, "a feed", "name", "file", "description")
+	f := l.mapping(item, "a feed", "name", "file", "description", "allow_any")
 	if f == nil {
 		return
 	}
@@ -243,6 +315,12 @@ func (l *loader) loadFeed(s *Set, item *yaml.Node) {
 	if !ok {
 		return
 	}
+	allowAny := false
+	if f["allow_any"] != nil {
+		if allowAny, ok = l.boolean(f["allow_any"], "allow_any"); !ok {
+			return
+		}
+	}
 	path := file
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(l.dir, path)
@@ -251,8 +329,15 @@ func (l *loader) loadFeed(s *Set, item *yaml.Node) {
 		path = abs
 	}
 	s.files = append(s.files, path)
+	if l.ctx.Err() != nil {
+		l.errorf(f["file"], "feed %q: not read: %v", name, context.Cause(l.ctx))
+		return
+	}
+	if l.reading != nil {
+		l.reading.Store(&path)
+	}
 	fmt.Fprintf(l.hash, "\x00feed %s %s\x00", name, file)
-	fd, err := readFeed(name, path, l.hash)
+	fd, err := readFeed(l.ctx, name, path, allowAny, l.hash)
 	if err != nil {
 		if l.feedErr == nil {
 			l.feedErr = map[string]bool{}

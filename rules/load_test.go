@@ -50,7 +50,7 @@ threats:
 		{"cidr on a number", oneFilter("{field: dest_port, cidr: 10.0.0.0/8}"), []string{
 			`rules.yaml:4:36: rule "f": dest_port does not hold IP addresses`}},
 		{"bad cidr", oneFilter("{field: dest_ip, cidr: [10.0.0.0/33]}"), []string{
-			`rules.yaml:4:35: rule "f": cidr: netip.ParsePrefix("10.0.0.0/33"): prefix length out of range`}},
+			`rules.yaml:4:35: rule "f": cidr: "10.0.0.0/33": prefix length 33 is out of range (0 to 32 for IPv4)`}},
 		{"bad range", oneFilter("{field: dest_port, range: 2000-1000}"), []string{
 			`rules.yaml:4:37: rule "f": range "2000-1000": low end is above the high end`}},
 		{"compat regex only", "filters:\n  - {name: f, action: exclude, compat: fluentd, when: {key: a, equals: b}}\n", []string{
@@ -96,8 +96,8 @@ func TestFeedErrorsNameTheLine(t *testing.T) {
 	os.WriteFile(path, []byte("feeds:\n  - {name: f, file: f.txt}\nthreats:\n  - {name: t, severity: low, when: {field: dest_ip, in_feed: f}}\n"), 0o644)
 	_, err := LoadFile(path)
 	errs := Errors(err)
-	if len(errs) != 2 || !strings.Contains(errs[0].Error(), "f.txt:4: feed \"f\": ParseAddr(\"not-an-ip\")") ||
-		!strings.Contains(errs[1].Error(), "f.txt:6:") {
+	if len(errs) != 2 || !strings.Contains(errs[0].Error(), `f.txt:4: feed "f": "not-"… (9 bytes): not an IP address or CIDR (unable to parse IP)`) ||
+		!strings.Contains(errs[1].Error(), `f.txt:6: feed "f": "300."… (9 bytes): not an IP address or CIDR (IPv4 field has value >255)`) {
 		t.Errorf("errors = %v", err)
 	}
 	// The threat rule's reference to the broken feed is not a second error.

@@ -3,7 +3,6 @@ package rules
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -55,6 +54,11 @@ type WatcherOptions struct {
 	// content did not load and the old Set stays. It runs on the reloading
 	// goroutine and must not block.
 	OnReload func(s *Set, err error)
+	// ReadTimeout bounds one load of the rule file and its feeds
+	// (default DefaultReadTimeout). A load that takes longer (a file on a
+	// hung mount) fails like a bad edit: the old Set keeps serving,
+	// OnReload gets the error, and the next change or Reload tries again.
+	ReadTimeout time.Duration
 }
 
 // NewWatcher loads the rule file once; it fails if that load fails. Call Run
@@ -66,7 +70,12 @@ func NewWatcher(path string, opts WatcherOptions) (*Watcher, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	s, err := LoadFile(path)
+	if opts.ReadTimeout <= 0 {
+		opts.ReadTimeout = DefaultReadTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opts.ReadTimeout)
+	defer cancel()
+	s, err := LoadFileContext(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -92,8 +101,12 @@ func (w *Watcher) reload(force bool) (bool, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	old := w.cur.Load()
-	s, files, err := loadFileTried(w.path)
-	w.tried = files
+	ctx, cancel := context.WithTimeout(context.Background(), w.opts.ReadTimeout)
+	s, files, err := loadFileTried(ctx, w.path)
+	cancel()
+	if files != nil {
+		w.tried = files
+	}
 	if err != nil {
 		errs := Errors(err)
 		w.opts.Logger.Error("rules reload failed; the previous rules keep serving",
@@ -118,27 +131,6 @@ func (w *Watcher) reload(force bool) (bool, error) {
 		w.opts.OnReload(s, nil)
 	}
 	return true, nil
-}
-
-// loadFileTried is LoadFile that also returns the files it read or tried
-// to read.
-func loadFileTried(path string) (*Set, []string, error) {
-	abs, aerr := filepath.Abs(path)
-	if aerr != nil {
-		abs = path
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, []string{abs}, fmt.Errorf("reading rule file: %w", err)
-	}
-	l := newLoader(data, path)
-	s := l.load(data)
-	files := s.files
-	if len(l.errs) > 0 {
-		return nil, files, joinErrs(l.errs)
-	}
-	l.finish(s)
-	return s, files, nil
 }
 
 // Run watches until ctx is done. It returns an error only if watching
