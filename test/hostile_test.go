@@ -1,11 +1,17 @@
 package e2e
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,5 +94,113 @@ func TestQuadraticMembers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// filterRules writes a rule file for the filter child processes.
+func filterRules(t *testing.T) string {
+	t.Helper()
+	return writeRules(t, t.TempDir(), testRules)
+}
+
+// vmRSS is a process's resident memory, from /proc.
+func vmRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n << 10
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// stopChild sends sig and returns the exit status and how long the child
+// took to exit.
+func stopChild(t *testing.T, cmd *exec.Cmd, sig syscall.Signal) (int, time.Duration) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	start := time.Now()
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return cmd.ProcessState.ExitCode(), time.Since(start)
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("%v: the child did not exit", sig)
+	}
+	return 0, 0
+}
+
+// TestFilterDevZero: on /dev/zero (one line that never ends) filter grew
+// to all memory, and crashed out of memory under `ulimit -v`; SIGINT did
+// nothing. Now, under `ulimit -v 1000000`, it holds no more than the
+// record-bytes limit of the line, and SIGINT stops it within a second,
+// exit 130, the summary printed.
+func TestFilterDevZero(t *testing.T) {
+	t.Parallel()
+	var stderr bytes.Buffer
+	cmd := exec.Command("sh", "-c", `ulimit -v 1000000 && exec "$0" filter --rules "$1" /dev/zero`, binary, filterRules(t))
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // gigabytes of zeros, at full speed
+	rss := vmRSS(t, cmd.Process.Pid)
+	code, took := stopChild(t, cmd, syscall.SIGINT)
+	t.Logf("RSS %d MiB after 1.5 s; exit %d %v after SIGINT\n%s", rss>>20, code, took, stderr.String())
+	if rss > 100<<20 {
+		t.Errorf("RSS %d MiB", rss>>20)
+	}
+	if code != 130 || took > time.Second {
+		t.Errorf("exit %d after %v, want 130 within 1 s", code, took)
+	}
+	for _, want := range []string{"interrupted (SIGINT)", "records in  0", "invalid     0"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+}
+
+// TestFilterSignalOnStdin: `sleep 8 | flowsieve filter` ignored SIGINT and
+// SIGTERM while it waited on stdin (they were checked every 4,096 lines),
+// then exited 0. Now it stops at once: 130 for SIGINT, 143 for SIGTERM.
+func TestFilterSignalOnStdin(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd := exec.Command(binary, "filter", "--rules", filterRules(t))
+		cmd.Stdin, cmd.Stderr = pr, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pr.Close()
+		pw.Write([]byte("1700000000 1700000300 wep prod a-* - wep prod b-* - 10.0.0.1 10.1.1.1 6 1 2 1 1 0 src 1 1 1 1 allow\n"))
+		time.Sleep(500 * time.Millisecond)
+		code, took := stopChild(t, cmd, sig)
+		pw.Close()
+		if code != 128+int(sig) || took > time.Second {
+			t.Errorf("%v: exit %d after %v\n%s", sig, code, took, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "records in  1") {
+			t.Errorf("%v: no summary:\n%s", sig, stderr.String())
+		}
 	}
 }

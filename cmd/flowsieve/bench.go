@@ -68,6 +68,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitUsage
 		}
 	}
+	if err := refuseClobber(nil, []output{{"--cpuprofile", p.cpuProfile}}, []string{p.rulesFile}); err != nil {
+		fmt.Fprintf(stderr, "flowsieve bench: %v\n", err)
+		return exitUsage
+	}
 	if p.cpuProfile != "" {
 		f, err := os.Create(p.cpuProfile)
 		if err != nil {

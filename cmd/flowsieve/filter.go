@@ -2,13 +2,17 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -34,6 +38,7 @@ flags:
 
 type filterParams struct {
 	rules, threatsOut, invalidOut, progress string
+	maxRecordBytes                          int
 }
 
 func filterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -45,6 +50,7 @@ func filterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&p.threatsOut, "threats-out", "", "write threat-flagged records here as JSON lines")
 	fs.StringVar(&p.invalidOut, "invalid-out", "", "write records that do not parse here, one JSON line each with the reason")
 	fs.StringVar(&p.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal and the input a large file), always, never")
+	fs.IntVar(&p.maxRecordBytes, "max-record-bytes", codec.DefaultLimits.RecordBytes, "longest line judged (as input.max_record_bytes); a longer one is counted invalid and skipped, never held in memory")
 	inputs, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -60,7 +66,15 @@ func filterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "flowsieve filter: --progress must be auto, always or never, not %q\n", p.progress)
 		return exitUsage
 	}
-	s, err := rules.LoadFile(p.rules)
+	if p.maxRecordBytes < 1 {
+		fmt.Fprintf(stderr, "flowsieve filter: --max-record-bytes must be at least 1, not %d\n", p.maxRecordBytes)
+		return exitUsage
+	}
+	s, err := rules.LoadFileContext(ctx, p.rules)
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "flowsieve filter: %v\n", context.Cause(ctx))
+		return interruptedCode(ctx)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "flowsieve filter: %s does not load:\n", p.rules)
 		for _, e := range rules.Errors(err) {
@@ -71,7 +85,12 @@ func filterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if len(inputs) == 0 {
 		inputs = []string{"-"}
 	}
-	f := &filterRun{s: s, p: p, stderr: stderr,
+	if err := refuseClobber(stdout, []output{{"--threats-out", p.threatsOut}, {"--invalid-out", p.invalidOut}},
+		append(append([]string(nil), inputs...), s.Files()...)); err != nil {
+		fmt.Fprintf(stderr, "flowsieve filter: %v\n", err)
+		return exitUsage
+	}
+	f := &filterRun{s: s, p: p, stderr: stderr, limits: codec.Limits{RecordBytes: p.maxRecordBytes},
 		dropped: make([]int64, len(s.FilterNames())), flagged: make([]int64, len(s.ThreatRules()))}
 	f.out = bufio.NewWriterSize(stdout, 1<<16)
 	closeAll := func() {}
@@ -101,6 +120,10 @@ func filterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err := f.input(ctx, in); err != nil {
 			fmt.Fprintf(stderr, "flowsieve filter: %v\n", err)
 			code = exitFailure
+			if ctx.Err() != nil {
+				code = interruptedCode(ctx)
+				fmt.Fprintln(stderr, "flowsieve filter: stopped early; the summary counts what was read so far")
+			}
 			break
 		}
 	}
@@ -128,6 +151,7 @@ type filterRun struct {
 	invalidShown          int
 	flow                  codec.Flow
 	verdict               rules.Verdict
+	limits                codec.Limits
 	buf                   []byte
 }
 
@@ -135,6 +159,11 @@ type filterRun struct {
 // no --invalid-out.
 const maxInvalidShown = 10
 
+// input judges the lines of one input. The input is read on a goroutine
+// of its own (see chunkReader) so that a signal is obeyed at once whatever
+// the input does: a read blocked on a silent stdin cannot be interrupted,
+// and a line that never ends (/dev/zero) is read in chunks, never held
+// whole: past the record-bytes limit it is only counted until its end.
 func (f *filterRun) input(ctx context.Context, name string) error {
 	var r io.Reader
 	var size int64
@@ -152,31 +181,150 @@ func (f *filterRun) input(ctx context.Context, name string) error {
 		}
 		r = fh
 	}
-	cr := &countingReader{r: r}
-	br := bufio.NewReaderSize(cr, 1<<16)
 	bar := f.progressBar(display, size)
 	defer bar.done()
-	for lineNo := 1; ; lineNo++ {
-		line, err := readLine(br)
-		if len(line) > 0 {
-			if lineNo%4096 == 0 {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				bar.update(cr.n-int64(br.Buffered()), f.in)
+	chunks := startChunkReader(r)
+	defer chunks.stop()
+	limit := f.limits.RecordBytes
+	var (
+		read   int64  // bytes taken from the input
+		line   []byte // the start of a line that spans chunks
+		over   int64  // the length so far of a line over the limit; -1 when none
+		lineNo = 1
+	)
+	over = -1
+	// end finishes the current line: whole is the line (its newline
+	// included, if it had one) when it was not over the limit.
+	end := func(whole []byte) error {
+		defer func() { lineNo++ }()
+		if over >= 0 {
+			n := over
+			over = -1
+			return f.tooLong(display, lineNo, n, limit)
+		}
+		if lineNo%4096 == 0 {
+			bar.update(read, f.in)
+		}
+		return f.record(display, lineNo, whole)
+	}
+	for {
+		var c chunk
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case c = <-chunks.ch:
+		}
+		b := c.b
+		read += int64(len(b))
+		for len(b) > 0 {
+			i := bytes.IndexByte(b, '\n')
+			part := b
+			if i >= 0 {
+				part = b[:i+1]
 			}
-			if err := f.record(display, lineNo, line); err != nil {
-				return err
+			b = b[len(part):]
+			content := len(part)
+			if i >= 0 {
+				content-- // the newline does not count
+			}
+			switch {
+			case over >= 0:
+				over += int64(content)
+			case len(line)+content > limit:
+				over = int64(len(line) + content)
+				line = line[:0]
+			case i >= 0 && len(line) == 0:
+				// The whole line is in this chunk: judge it in place.
+				if err := end(part); err != nil {
+					return err
+				}
+				if lineNo%4096 == 0 && ctx.Err() != nil {
+					return context.Cause(ctx)
+				}
+				continue
+			default:
+				line = append(line, part...)
+			}
+			if i >= 0 {
+				err := end(line)
+				line = line[:0]
+				if err != nil {
+					return err
+				}
 			}
 		}
-		if err == io.EOF {
+		chunks.recycle(c.b)
+		if c.err == io.EOF {
+			if over >= 0 || len(line) > 0 {
+				return end(line)
+			}
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", display, err)
+		if c.err != nil {
+			return fmt.Errorf("reading %s: %w", display, c.err)
 		}
 	}
 }
+
+// tooLong counts a line over the record-bytes limit as invalid, as the
+// pipeline does a record; the line itself was not kept.
+func (f *filterRun) tooLong(input string, lineNo int, n int64, limit int) error {
+	f.in++
+	err := &codec.LimitError{Limit: codec.LimitRecordBytes, Max: limit, Offset: int(min(n, math.MaxInt))}
+	return f.invalidRecord(input, lineNo, err, nil)
+}
+
+// chunkReader reads an input on a goroutine of its own and hands over
+// its bytes in chunks of up to 64 KiB, two ahead at most. stop ends the
+// goroutine at its next chunk; one blocked in a read that never returns
+// (a silent stdin) is left to end with the process, which is exiting: it
+// is stopped only when filter stops early.
+type chunkReader struct {
+	ch   chan chunk
+	free chan []byte
+	quit chan struct{}
+}
+
+type chunk struct {
+	b   []byte
+	err error
+}
+
+func startChunkReader(r io.Reader) *chunkReader {
+	const bufs, size = 3, 64 << 10
+	c := &chunkReader{ch: make(chan chunk, bufs), free: make(chan []byte, bufs), quit: make(chan struct{})}
+	for range bufs {
+		c.free <- make([]byte, size)
+	}
+	go func() {
+		for {
+			var buf []byte
+			select {
+			case buf = <-c.free:
+			case <-c.quit:
+				return
+			}
+			n, err := r.Read(buf[:cap(buf)])
+			if n == 0 && err == nil {
+				c.free <- buf
+				continue
+			}
+			select {
+			case c.ch <- chunk{buf[:n], err}:
+			case <-c.quit:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return c
+}
+
+func (c *chunkReader) recycle(b []byte) { c.free <- b[:0] }
+
+func (c *chunkReader) stop() { close(c.quit) }
 
 // record judges one line (with its newline, if it had one).
 func (f *filterRun) record(input string, lineNo int, line []byte) error {
@@ -186,20 +334,8 @@ func (f *filterRun) record(input string, lineNo int, line []byte) error {
 		return nil
 	}
 	f.in++
-	if err := codec.Decode(rec, &f.flow); err != nil {
-		f.invalidN++
-		if f.invalid != nil {
-			f.buf = appendInvalidJSON(f.buf[:0], input, lineNo, err.Error(), rec)
-			_, werr := f.invalid.Write(f.buf)
-			return werr
-		}
-		if f.invalidShown < maxInvalidShown {
-			fmt.Fprintf(f.stderr, "%s:%d: invalid record: %v\n", input, lineNo, err)
-		} else if f.invalidShown == maxInvalidShown {
-			fmt.Fprintln(f.stderr, "(more invalid records not shown; use --invalid-out)")
-		}
-		f.invalidShown++
-		return nil
+	if err := f.limits.Decode(rec, &f.flow); err != nil {
+		return f.invalidRecord(input, lineNo, err, rec)
 	}
 	f.s.Judge(&f.flow, &f.verdict)
 	v := &f.verdict
@@ -225,6 +361,25 @@ func (f *filterRun) record(input string, lineNo int, line []byte) error {
 		return err
 	}
 	return f.out.WriteByte('\n')
+}
+
+// invalidRecord counts and reports a record that is not judged: in
+// --invalid-out with the record (rec nil: too long to have been kept), or
+// on stderr for the first few.
+func (f *filterRun) invalidRecord(input string, lineNo int, err error, rec []byte) error {
+	f.invalidN++
+	if f.invalid != nil {
+		f.buf = appendInvalidJSON(f.buf[:0], input, lineNo, err.Error(), rec)
+		_, werr := f.invalid.Write(f.buf)
+		return werr
+	}
+	if f.invalidShown < maxInvalidShown {
+		fmt.Fprintf(f.stderr, "%s:%d: invalid record: %v\n", input, lineNo, err)
+	} else if f.invalidShown == maxInvalidShown {
+		fmt.Fprintln(f.stderr, "(more invalid records not shown; use --invalid-out)")
+	}
+	f.invalidShown++
+	return nil
 }
 
 func (f *filterRun) summary() {
@@ -261,23 +416,6 @@ func (f *filterRun) summary() {
 	}
 }
 
-// readLine returns the next line including its '\n' (absent on the last
-// line of an input that does not end with one). Lines longer than the
-// reader's buffer are assembled, so no record is too long to read. The
-// slice is valid until the next call.
-func readLine(r *bufio.Reader) ([]byte, error) {
-	line, err := r.ReadSlice('\n')
-	if err != bufio.ErrBufferFull {
-		return line, err
-	}
-	long := append([]byte(nil), line...)
-	for err == bufio.ErrBufferFull {
-		line, err = r.ReadSlice('\n')
-		long = append(long, line...)
-	}
-	return long, err
-}
-
 func trimNewline(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\n' {
 		b = b[:n-1]
@@ -298,30 +436,27 @@ func isBlank(b []byte) bool {
 }
 
 // appendInvalidJSON writes {"input":..,"line":..,"error":..,"record":..};
-// a record that is not UTF-8 is written as "record_hex" so no byte is lost.
+// a record that is not UTF-8 is written as "record_hex" so no byte is lost,
+// and a line too long to keep (rec nil) has no record. Linear in the
+// record: at most 6 bytes out per byte in (a control byte, \u00XX).
 func appendInvalidJSON(dst []byte, input string, line int, reason string, rec []byte) []byte {
 	dst = append(dst, `{"input":`...)
 	dst = codec.AppendJSONString(dst, input)
-	dst = append(dst, fmt.Sprintf(`,"line":%d,"error":`, line)...)
+	dst = append(dst, `,"line":`...)
+	dst = strconv.AppendInt(dst, int64(line), 10)
+	dst = append(dst, `,"error":`...)
 	dst = codec.AppendJSONString(dst, reason)
-	if utf8.Valid(rec) {
+	switch {
+	case rec == nil:
+	case utf8.Valid(rec):
 		dst = append(dst, `,"record":`...)
 		dst = codec.AppendJSONString(dst, string(rec))
-	} else {
-		dst = append(dst, fmt.Sprintf(`,"record_hex":"%x"`, rec)...)
+	default:
+		dst = append(dst, `,"record_hex":"`...)
+		dst = hex.AppendEncode(dst, rec)
+		dst = append(dst, '"')
 	}
 	return append(dst, "}\n"...)
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // progressMinSize is the input size from which --progress auto draws a bar.

@@ -31,7 +31,7 @@ func rulesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	switch args[0] {
 	case "check":
-		return rulesCheck(args[1:], stdout, stderr)
+		return rulesCheck(ctx, args[1:], stdout, stderr)
 	case "explain":
 		return rulesExplain(args[1:], stdout, stderr)
 	case "import-fluentd":
@@ -48,7 +48,7 @@ func rulesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // rulesCheck prints, per file, "Checking FILE" then "SUCCESS: ..." or
 // "FAILED:" and every error, as promtool does.
-func rulesCheck(args []string, stdout, stderr io.Writer) int {
+func rulesCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("flowsieve rules check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, "usage: flowsieve rules check FILE...") }
@@ -65,7 +65,11 @@ func rulesCheck(args []string, stdout, stderr io.Writer) int {
 	code := exitOK
 	for _, path := range fs.Args() {
 		fmt.Fprintf(stdout, "Checking %s\n", path)
-		s, err := rules.LoadFile(path)
+		s, err := rules.LoadFileContext(ctx, path)
+		if ctx.Err() != nil {
+			fmt.Fprintf(stderr, "flowsieve rules check: %v\n", context.Cause(ctx))
+			return interruptedCode(ctx)
+		}
 		if err != nil {
 			fmt.Fprintln(stdout, "FAILED:")
 			for _, e := range rules.Errors(err) {
@@ -278,6 +282,10 @@ func rulesImportFluentd(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	name := pos[0]
+	if err := refuseClobber(nil, []output{{"-o", *out}}, []string{name}); err != nil {
+		fmt.Fprintf(stderr, "flowsieve rules import-fluentd: %v\n", err)
+		return exitUsage
+	}
 	var data []byte
 	if name == "-" {
 		data, err = io.ReadAll(stdin)
@@ -324,4 +332,21 @@ func rulesImportFluentd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "imported %d filter(s) from %s\n", res.Filters, name)
 	return exitOK
+}
+
+// readLine returns the next line including its '\n' (absent on the last
+// line of an input that does not end with one). Lines longer than the
+// reader's buffer are assembled, so no record is too long to read. The
+// slice is valid until the next call.
+func readLine(r *bufio.Reader) ([]byte, error) {
+	line, err := r.ReadSlice('\n')
+	if err != bufio.ErrBufferFull {
+		return line, err
+	}
+	long := append([]byte(nil), line...)
+	for err == bufio.ErrBufferFull {
+		line, err = r.ReadSlice('\n')
+		long = append(long, line...)
+	}
+	return long, err
 }

@@ -45,6 +45,10 @@ func rulesImportFluentBit(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	path := pos[0]
+	if err := refuseClobber(nil, []output{{"-o", *out}}, []string{path}); err != nil {
+		fmt.Fprintf(stderr, "flowsieve rules import-fluent-bit: %v\n", err)
+		return exitUsage
+	}
 	var data []byte
 	src := filepath.Base(path)
 	if path == "-" {

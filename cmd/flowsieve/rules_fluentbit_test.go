@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,7 @@ func TestRulesImportFluentBit(t *testing.T) {
 		t.Errorf("stderr: %s", stderr.String())
 	}
 	stdout.Reset()
-	if code := rulesCheck([]string{out}, &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "SUCCESS: 3 filters") {
+	if code := rulesCheck(context.Background(), []string{out}, &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "SUCCESS: 3 filters") {
 		t.Fatalf("rules check: exit %d\n%s", code, stdout.String())
 	}
 	for _, tc := range []struct{ record, want string }{

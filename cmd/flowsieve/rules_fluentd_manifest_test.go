@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,7 +18,7 @@ func TestRulesImportFluentdManifest(t *testing.T) {
 	if code := rulesImportFluentd([]string{manifest, "-o", out}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	if code := rulesCheck([]string{out}, &stdout, &stderr); code != exitOK {
+	if code := rulesCheck(context.Background(), []string{out}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("rules check: %s", stdout.String())
 	}
 	for _, tc := range []struct{ record, source string }{
