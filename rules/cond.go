@@ -3,10 +3,12 @@ package rules
 import (
 	"net/netip"
 	"strconv"
+	"unsafe"
 
 	"github.com/gaissmai/bart"
 
 	"github.com/flowsieve/flowsieve/codec"
+	"github.com/flowsieve/flowsieve/internal/ruby"
 )
 
 // A condition evaluates to one of three results. resError exists for
@@ -117,11 +119,11 @@ type leaf struct {
 	hasLo    bool
 	hasHi    bool
 	sm       *strMatcher
-	lo, hi   float64    // kNumber bounds
-	prefix   *bart.Lite // kCIDR
-	feed     *feed      // kFeed
-	path     []pathStep // record_accessor steps after the first key
-	key      string     // the first accessor key when field == NumFields
+	lo, hi   float64     // kNumber bounds
+	prefix   *bart.Lite  // kCIDR
+	feed     *feed       // kFeed
+	path     []ruby.Step // record_accessor steps after the first key
+	key      string      // the first accessor key when field == NumFields
 	label    string
 	labels   []codec.Label // kLabelEq
 	feedName string        // kFeed, for the Hit
@@ -133,13 +135,6 @@ func (l *leaf) fieldID() codec.Field {
 		return codec.NumFields
 	}
 	return l.field
-}
-
-// pathStep is one record_accessor step: a member name or an array index.
-type pathStep struct {
-	key   string
-	index int
-	isIdx bool
 }
 
 func (l *leaf) noteWitness(st *evalState, a netip.Addr) {
@@ -172,16 +167,48 @@ func (l *leaf) value(f *codec.Flow, st *evalState) (v *codec.Value, bad bool) {
 	if len(l.path) == 0 {
 		return &st.tmp, false
 	}
-	st.tmp, bad = dig(st.tmp, l.path)
-	st.tmp = resolveQuoted(st.tmp, &st.buf)
+	st.tmp, bad = dig(st.tmp, l.path, &st.buf)
 	return &st.tmp, bad
+}
+
+// dig follows record_accessor steps from v the way Ruby's Hash#dig does:
+// nil along the way gives nil; a name on a Hash looks the member up; an
+// index on an Array picks an element; an index on a Hash gives nil (JSON
+// keys are strings); anything else (a name on an Array, any step into a
+// string, number or boolean) raises TypeError, reported as bad. A string
+// found inside JSON text is decoded into *buf.
+func dig(v codec.Value, path []ruby.Step, buf *[]byte) (codec.Value, bool) {
+	for _, p := range path {
+		var t string
+		var ok bool
+		switch v.Kind {
+		case codec.KindAbsent, codec.KindNull:
+			return codec.Value{Kind: codec.KindNull}, false
+		case codec.KindObject:
+			if !p.IsIndex {
+				t, ok = codec.JSONMember(v.Str, p.Key)
+			}
+		case codec.KindArray:
+			if !p.IsIndex {
+				return v, true
+			}
+			t, ok = codec.JSONElement(v.Str, p.Index)
+		default:
+			return v, true
+		}
+		if !ok {
+			return codec.Value{Kind: codec.KindNull}, false
+		}
+		v = codec.ValueOfJSON(t, buf)
+	}
+	return v, false
 }
 
 // valueFluentBit returns the value a Fluent Bit grep rule tests, and
 // whether it is a string (nothing else ever matches in Fluent Bit). Its
 // record accessor ignores the subkeys of a top-level string; below the top
 // level every subkey step must exist.
-func (l *leaf) valueFluentBit(f *codec.Flow) (codec.Value, bool) {
+func (l *leaf) valueFluentBit(f *codec.Flow, st *evalState) (codec.Value, bool) {
 	var v codec.Value
 	if l.field < codec.NumFields {
 		v = *f.Get(l.field)
@@ -194,21 +221,21 @@ func (l *leaf) valueFluentBit(f *codec.Flow) (codec.Value, bool) {
 		var t string
 		var ok bool
 		switch {
-		case v.Kind == codec.KindString || v.Kind == kindQuoted:
+		case v.Kind == codec.KindString:
 			// flb_ra_key ignores the subkeys of a top-level string, but a
 			// string met below the top with a step left fails the lookup.
 			return v, i == 0
-		case v.Kind == codec.KindObject && !p.isIdx:
-			t, ok = member(v.Str, p.key)
-		case v.Kind == codec.KindArray && p.isIdx && p.index >= 0:
-			t, ok = element(v.Str, p.index)
+		case v.Kind == codec.KindObject && !p.IsIndex:
+			t, ok = codec.JSONMember(v.Str, p.Key)
+		case v.Kind == codec.KindArray && p.IsIndex && p.Index >= 0:
+			t, ok = codec.JSONElement(v.Str, p.Index)
 		}
 		if !ok {
 			return v, false
 		}
-		v = textValue(t)
+		v = codec.ValueOfJSON(t, &st.buf)
 	}
-	return v, v.Kind == codec.KindString || v.Kind == kindQuoted
+	return v, v.Kind == codec.KindString
 }
 
 func (l *leaf) eval(f *codec.Flow, st *evalState) int8 {
@@ -218,7 +245,7 @@ func (l *leaf) eval(f *codec.Flow, st *evalState) int8 {
 		if bad {
 			return resError
 		}
-		s, ok := rubyToS(*v, &st.buf)
+		s, ok := ruby.ToS(*v, &st.buf)
 		if !ok {
 			return resError
 		}
@@ -230,11 +257,11 @@ func (l *leaf) eval(f *codec.Flow, st *evalState) int8 {
 		}
 		return resFalse
 	case kFluentBit:
-		v, ok := l.valueFluentBit(f)
+		v, ok := l.valueFluentBit(f, st)
 		if !ok {
 			return resFalse
 		}
-		if l.sm.match(resolveQuoted(v, &st.buf).Str) == resTrue {
+		if l.sm.match(v.Str) == resTrue {
 			l.noteWitness(st, netip.Addr{})
 			return resTrue
 		}
@@ -342,9 +369,9 @@ func (l *leaf) matchNative(v *codec.Value, st *evalState) bool {
 	case codec.KindString, codec.KindNumber, codec.KindBool:
 		return l.sm.match(v.Str) == resTrue
 	case codec.KindArray, codec.KindObject:
-		sc := jsonScalars{s: v.Str}
+		sc := codec.ScanJSONScalars(v.Str)
 		for {
-			s, ok := sc.next(&st.buf)
+			s, ok := sc.Next(&st.buf)
 			if !ok {
 				return false
 			}
@@ -365,9 +392,9 @@ func (l *leaf) matchAddr(v *codec.Value, tbl *bart.Lite, st *evalState) (netip.A
 			return a.Unmap(), true
 		}
 	case codec.KindArray:
-		sc := jsonScalars{s: v.Str}
+		sc := codec.ScanJSONScalars(v.Str)
 		for {
-			s, ok := sc.next(&st.buf)
+			s, ok := sc.Next(&st.buf)
 			if !ok {
 				break
 			}
@@ -377,4 +404,13 @@ func (l *leaf) matchAddr(v *codec.Value, tbl *bart.Lite, st *evalState) (netip.A
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// viewString views b as a string without copying; it is valid until b's
+// bytes are next written (the next use of the same scratch buffer).
+func viewString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/flowsieve/flowsieve/internal/quote"
 )
 
 // DefaultReadTimeout bounds how long loading a rule file and its feeds may
@@ -131,19 +133,9 @@ func loadFileTried(ctx context.Context, path string) (*Set, []string, error) {
 	return nil, nil, fmt.Errorf("reading %s: %w", file, context.Cause(ctx))
 }
 
-// quoteCut quotes a value of the rule file in an error, cut after 40
-// bytes (a 50 KB regex is not worth repeating) and marked as cut.
-func quoteCut(s string) string {
-	const max = 40
-	if len(s) <= max {
-		return strconv.Quote(s)
-	}
-	n := max
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return strconv.Quote(s[:n]) + "… (" + strconv.Itoa(len(s)) + " bytes)"
-}
+// quoteCut quotes a value of the rule file in an error, cut short (a 50 KB
+// regex is not worth repeating) and marked as cut.
+func quoteCut(s string) string { return quote.Cut(s) }
 
 // excerpt shows a value in an error without giving it away: at most half
 // of it and at most 8 bytes, cut at a character and marked as cut, with

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/flowsieve/flowsieve/codec"
+	"github.com/flowsieve/flowsieve/internal/ruby"
 )
 
 // rubyOracle is what fluentd's grep does with one condition, in Ruby
@@ -48,22 +49,22 @@ type oracleCase struct {
 // needs a ruby binary (apt-get install ruby; .ci/run installs it) and fails
 // without one: a differential test that skips tests nothing.
 func TestRubyDifferential(t *testing.T) {
-	ruby, err := exec.LookPath("ruby")
+	rubyBin, err := exec.LookPath("ruby")
 	if err != nil {
 		t.Fatal("ruby not installed: apt-get install ruby (the README's prerequisites; .ci/run installs it)")
 	}
 	var cases []oracleCase
 	add := func(pattern, record, key string) {
-		steps, err := parseAccessor(key)
+		steps, err := ruby.ParseAccessor(key)
 		if err != nil {
 			t.Fatalf("accessor %q: %v", key, err)
 		}
 		var keys []any
 		for _, s := range steps {
-			if s.isIdx {
-				keys = append(keys, s.index)
+			if s.IsIndex {
+				keys = append(keys, s.Index)
 			} else {
-				keys = append(keys, s.key)
+				keys = append(keys, s.Key)
 			}
 		}
 		cases = append(cases, oracleCase{Pattern: pattern, Record: record, Keys: keys, key: key})
@@ -87,15 +88,15 @@ func TestRubyDifferential(t *testing.T) {
 	// anchored pattern of our rendering.
 	for _, key := range []string{"source_labels", "dest_labels", "policies", "process_args", "nat_outgoing_ports",
 		"f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "big", "s", "nested", "$.nested.a"} {
-		steps, _ := parseAccessor(key)
-		lf := &leaf{field: codec.NumFields, key: steps[0].key, path: steps[1:]}
+		steps, _ := ruby.ParseAccessor(key)
+		lf := &leaf{field: codec.NumFields, key: steps[0].Key, path: steps[1:]}
 		var fl codec.Flow
 		if err := codec.Decode([]byte(calico), &fl); err != nil {
 			t.Fatal(err)
 		}
 		var st evalState
 		v, _ := lf.value(&fl, &st)
-		s, _ := rubyToS(*v, &st.buf)
+		s, _ := ruby.ToS(*v, &st.buf)
 		add(`\A`+regexpQuoteRuby(s)+`\z`, calico, key)
 	}
 	// Regex dialect on strings.
@@ -150,7 +151,7 @@ func TestRubyDifferential(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command(ruby, "-e", rubyOracle)
+	cmd := exec.Command(rubyBin, "-e", rubyOracle)
 	cmd.Stdin = &in
 	out, err := cmd.Output()
 	if err != nil {
@@ -178,14 +179,14 @@ func TestRubyDifferential(t *testing.T) {
 			mismatches++
 			continue
 		}
-		steps, _ := parseAccessor(c.key)
+		steps, _ := ruby.ParseAccessor(c.key)
 		lf := &leaf{kind: kRuby, sm: m, field: codec.NumFields, path: steps[1:]}
-		if steps[0].isIdx {
+		if steps[0].IsIndex {
 			lf.nilKey = true
-		} else if id, ok := codec.FieldByName(steps[0].key); ok {
+		} else if id, ok := codec.FieldByName(steps[0].Key); ok {
 			lf.field = id
 		} else {
-			lf.key = steps[0].key
+			lf.key = steps[0].Key
 		}
 		var fl codec.Flow
 		if err := codec.Decode([]byte(c.Record), &fl); err != nil {

@@ -1,19 +1,20 @@
 package rules
 
 import (
+	"fmt"
 	"regexp"
 	"regexp/syntax"
 	"strings"
-	"time"
 
-	"github.com/dlclark/regexp2"
+	"github.com/flowsieve/flowsieve/internal/quote"
+	"github.com/flowsieve/flowsieve/internal/ruby"
 )
 
 // strMatcher is a compiled string test. Regexes that are plain literals,
 // prefixes, suffixes, anchored equalities or anchored alternations of
 // literals are turned into string compares when the rule is compiled (the
 // idea of Prometheus' FastRegexMatcher); the rest run on Go's RE2, or, for
-// fluentd patterns RE2 cannot express, on regexp2 with a time limit.
+// Ruby patterns RE2 cannot express, on package ruby's backtracking form.
 type strMatcher struct {
 	kind smKind
 	lit  string
@@ -22,15 +23,12 @@ type strMatcher struct {
 	// literal fast path holds only for values without a newline.
 	lineAnchored bool
 	re           *regexp.Regexp
-	re2          *regexp2.Regexp
-	// alt is the exact (regexp2) form of a fluentd pattern, for the values
-	// where RE2 would differ from Ruby: ^ on a value ending with a newline
-	// (altNL), \b or \B on a value that is not ASCII (altNonASCII).
-	alt         *regexp2.Regexp
-	altNL       bool
-	altNonASCII bool
+	// ruby is a Ruby pattern's exact matcher, for the values where the
+	// RE2 form differs from Onigmo (ruby.Regexp.Differs), and for the
+	// patterns only its backtracking engine runs (smRuby).
+	ruby *ruby.Regexp
 	// guarded: one of the checks above applies (lineAnchored fast path or
-	// alt), so the common matchers skip them with one test.
+	// ruby.Differs), so the common matchers skip them with one test.
 	guarded bool
 	// pre is a literal every match starts with; preStart says the match
 	// must also start the string. The regex only runs on strings that
@@ -50,21 +48,15 @@ const (
 	smContainsAny // contains one of set
 	smAlways
 	smRegexp
-	smRegexp2
+	smRuby // a Ruby pattern only the backtracking engine runs
 )
 
-// regexp2Timeout bounds one backtracking match. A pattern that hits it is
-// treated like a fluentd error: the rule does not match that record.
-const regexp2Timeout = 100 * time.Millisecond
-
+// match tests s. A Ruby pattern that runs out of ruby.MatchBudget gives
+// resError: fluentd's rules keep the record, as for any error.
 func (m *strMatcher) match(s string) int8 {
 	if m.guarded {
-		if m.alt != nil && (m.altNL && len(s) > 0 && s[len(s)-1] == '\n' || m.altNonASCII && !isASCII(s)) {
-			ok, err := m.alt.MatchString(s)
-			if err != nil {
-				return resError
-			}
-			return b2r(ok)
+		if m.ruby != nil && m.ruby.Differs(s) {
+			return m.matchRuby(s)
 		}
 		if m.lineAnchored && m.kind < smRegexp && strings.IndexByte(s, '\n') >= 0 {
 			return b2r(m.re.MatchString(s))
@@ -105,21 +97,16 @@ func (m *strMatcher) match(s string) int8 {
 		}
 		return b2r(m.re.MatchString(s))
 	default:
-		ok, err := m.re2.MatchString(s)
-		if err != nil {
-			return resError
-		}
-		return b2r(ok)
+		return m.matchRuby(s)
 	}
 }
 
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
+func (m *strMatcher) matchRuby(s string) int8 {
+	ok, err := m.ruby.MatchString(s)
+	if err != nil {
+		return resError
 	}
-	return true
+	return b2r(ok)
 }
 
 func b2r(b bool) int8 {
@@ -129,25 +116,48 @@ func b2r(b bool) int8 {
 	return resFalse
 }
 
-// compileRE2 compiles a Go (RE2) pattern, unanchored, and picks a fast path
-// when the pattern allows one. lineAnchored says the pattern starts with
-// (?m), as translated fluentd patterns do.
-func compileRE2(pattern string, lineAnchored bool) (*strMatcher, error) {
+// compileRE2 compiles a native (Go RE2) pattern, unanchored. The error
+// quotes at most an excerpt of the pattern.
+func compileRE2(pattern string) (*strMatcher, error) {
 	re, err := regexp.Compile(pattern)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("regex %s: %w", quote.Cut(pattern), ruby.EngineError(err))
 	}
-	m := &strMatcher{kind: smRegexp, re: re, lineAnchored: lineAnchored, guarded: lineAnchored}
-	parsed, err := syntax.Parse(pattern, syntax.Perl)
+	return re2Matcher(re, false), nil
+}
+
+// compileRuby compiles a Ruby (Onigmo) pattern, as fluentd's and Fluent
+// Bit's grep read it: its exact RE2 form with the fast paths when it has
+// one, package ruby's matcher for the rest.
+func compileRuby(pattern string) (*strMatcher, error) {
+	r, err := ruby.Compile(pattern)
 	if err != nil {
-		return m, nil //nolint:nilerr // regexp.Compile accepted it; no fast path then
+		return nil, fmt.Errorf("regex %s: %w", quote.Cut(pattern), err)
+	}
+	if r.Backtracks() {
+		return &strMatcher{kind: smRuby, ruby: r}, nil
+	}
+	m := re2Matcher(r.RE2(), true)
+	if r.Guarded() {
+		m.ruby, m.guarded = r, true
+	}
+	return m, nil
+}
+
+// re2Matcher picks a fast path for re when its shape allows one.
+// lineAnchored says re's ^ and $ are line anchors (a Ruby pattern's (?m)).
+func re2Matcher(re *regexp.Regexp, lineAnchored bool) *strMatcher {
+	m := &strMatcher{kind: smRegexp, re: re, lineAnchored: lineAnchored, guarded: lineAnchored}
+	parsed, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return m // regexp.Compile accepted it; no fast path then
 	}
 	simple := parsed.Simplify()
 	fastPath(m, simple)
 	if m.kind == smRegexp {
 		m.pre, m.preStart = requiredPrefix(simple)
 	}
-	return m, nil
+	return m
 }
 
 // fastPath recognises the shapes that need no regex engine.

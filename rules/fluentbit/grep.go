@@ -3,6 +3,8 @@ package fluentbit
 import (
 	"fmt"
 	"strings"
+
+	"github.com/flowsieve/flowsieve/internal/ruby"
 )
 
 // LogicalOp is a grep filter's logical_op.
@@ -60,7 +62,7 @@ type instance struct {
 	name       Prop
 	match      *Prop
 	matchRegex *Prop
-	matchRe    *rubyMatcher // nil when match_regex does not compile (Fluent Bit ignores it then)
+	matchRe    *ruby.Regexp // nil when match_regex does not compile (Fluent Bit ignores it then)
 	props      []Prop       // the plugin's own properties, in order
 	active     bool
 }
@@ -116,8 +118,12 @@ func newInstance(f *Filter) (*instance, error) {
 // appliesTo is flb_router_match: match_regex first (anchored at the start
 // of the tag, a non-empty match), then the match wildcard.
 func (in *instance) appliesTo(tag string) bool {
-	if in.matchRe != nil && in.matchRe.matchPrefix(tag) {
-		return true
+	if in.matchRe != nil {
+		// A tag is a few short words: no match runs out of the budget
+		// on one (a timeout would read as no match).
+		if ok, _ := in.matchRe.MatchPrefix(tag); ok {
+			return true
+		}
 	}
 	if in.match == nil {
 		return false

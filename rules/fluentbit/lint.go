@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/flowsieve/flowsieve/codec"
+	"github.com/flowsieve/flowsieve/internal/ruby"
 )
 
 // lint reports what a user migrating from Fluent Bit should know about a
@@ -47,7 +48,7 @@ func (res *Result) lint(g *Grep, opt Options) {
 		if w := r.Pat.Written; w != "" && (isSpace(w[0]) || isSpace(w[len(w)-1])) && !strings.Contains(r.Pat.Flags, "x") {
 			warn(r.Prop.Pos, "%s: the pattern %q begins or ends with white space, which Fluent Bit keeps (the key ends at the first space; the rest is the pattern, verbatim)", r.Text(), w)
 		}
-		if !re2Runs(r.Pat.Ruby) {
+		if re, err := ruby.Compile(r.Pat.Ruby); err == nil && re.Backtracks() {
 			warn(r.Prop.Pos, "%s: pattern %q uses Onigmo features RE2 cannot run (look-around, back-references, ...); flowsieve runs it on its backtracking engine, which is slower", r.Text(), r.Pat.Body)
 		}
 	}

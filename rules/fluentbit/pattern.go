@@ -2,8 +2,9 @@ package fluentbit
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
+
+	"github.com/flowsieve/flowsieve/internal/ruby"
 )
 
 // Pattern is a grep rule's regular expression as Fluent Bit compiles it
@@ -146,62 +147,12 @@ func classEnd(s string, i int) (int, error) {
 	return 0, fmt.Errorf("unterminated character class")
 }
 
-// re2Runs reports whether Go's RE2 engine could compile the pattern at all
-// (after the inline options Go shares with Ruby). A pattern it cannot is
-// run by the rules engine on a backtracking engine, or refused.
-func re2Runs(ruby string) bool {
-	_, err := regexp.Compile(strings.Replace(goEscapes(ruby), "(?m", "(?s", 1))
-	return err == nil
-}
-
-// goEscapes rewrites the Ruby escapes that have a plain RE2 spelling
-// (\h, \H, \e, \uHHHH), so that only what RE2 truly lacks makes
-// re2Runs report false.
-func goEscapes(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '\\' || i+1 >= len(s) {
-			b.WriteByte(s[i])
-			continue
-		}
-		switch c := s[i+1]; {
-		case c == 'h':
-			b.WriteString(`[0-9a-fA-F]`)
-		case c == 'H':
-			b.WriteString(`[^0-9a-fA-F]`)
-		case c == 'e':
-			b.WriteString(`\x1B`)
-		case c == 'u' && i+6 <= len(s):
-			b.WriteString(`\x{` + s[i+2:i+6] + `}`)
-			i += 4
-		default:
-			b.WriteString(s[i : i+2])
-		}
-		i++
-	}
-	return b.String()
-}
-
-// rubyMatcher runs a match_regex against a tag at import time. Tags are
-// short ASCII words, so Go's engine reads such a pattern as Onigmo does;
-// a pattern Go cannot compile is refused rather than guessed.
-type rubyMatcher struct{ re *regexp.Regexp }
-
-func compileMatchRegex(s string) (*rubyMatcher, error) {
+// compileMatchRegex compiles a match_regex as Fluent Bit does (str_to_regex,
+// then Onigmo), with its Onigmo meaning.
+func compileMatchRegex(s string) (*ruby.Regexp, error) {
 	p, err := parsePattern(s)
 	if err != nil {
 		return nil, err
 	}
-	re, err := regexp.Compile(`^(?:` + strings.Replace(p.Ruby, "(?m", "(?s", 1) + `)`)
-	if err != nil {
-		return nil, fmt.Errorf("the importer cannot evaluate this pattern: %v", err)
-	}
-	return &rubyMatcher{re}, nil
-}
-
-// matchPrefix is onig_match at the start of the tag: a match of at least
-// one character counts.
-func (m *rubyMatcher) matchPrefix(tag string) bool {
-	loc := m.re.FindStringIndex(tag)
-	return loc != nil && loc[1] > 0
+	return ruby.Compile(p.Ruby)
 }

@@ -33,7 +33,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/flowsieve/flowsieve/rules"
+	"github.com/flowsieve/flowsieve/internal/quote"
+	"github.com/flowsieve/flowsieve/internal/ruby"
 )
 
 // Result is an imported rule file.
@@ -434,12 +435,12 @@ func regexpValue(v string) (string, error) {
 // can run with Ruby's meaning.
 func (im *importer) checkExpr(x expr) bool {
 	ok := true
-	if err := rules.CheckAccessor(x.key); err != nil {
+	if _, err := ruby.ParseAccessor(x.key); err != nil {
 		im.errorf(x.keyLine, "key %q: %v", x.key, err)
 		ok = false
 	}
-	if err := rules.CheckFluentdPattern(x.pattern); err != nil {
-		im.errorf(x.line, "pattern %q cannot be imported: %v", x.pattern, err)
+	if _, err := ruby.Compile(x.pattern); err != nil {
+		im.errorf(x.line, "pattern %s cannot be imported: %v", quote.Cut(x.pattern), err)
 		ok = false
 	}
 	return ok

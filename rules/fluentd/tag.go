@@ -5,9 +5,8 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/dlclark/regexp2"
-
-	"github.com/flowsieve/flowsieve/rules"
+	"github.com/flowsieve/flowsieve/internal/quote"
+	"github.com/flowsieve/flowsieve/internal/ruby"
 )
 
 // filterApplies reports whether a <filter PATTERNS> section applies to
@@ -34,9 +33,8 @@ func filterApplies(arg, tag string) (bool, error) {
 	return false, nil
 }
 
-// globMatch builds the regex fluentd's GlobMatchPattern builds, in
-// regexp2's (.NET) syntax, which reads \A, \Z and the (?![^.]) look-ahead
-// as Ruby does.
+// globMatch builds the Ruby regex fluentd's GlobMatchPattern builds and
+// matches it with its Ruby meaning.
 func globMatch(pat, tag string) (bool, error) {
 	if pat == "**" {
 		return true, nil
@@ -107,11 +105,7 @@ func globMatch(pat, tag string) (bool, error) {
 		stack, re = stack[:len(stack)-1], re[:last]
 		re[len(re)-1] += "(?:" + strings.Join(wrap(top), "|") + ")"
 	}
-	r, err := regexp2.Compile(`\A`+re[0]+`\Z`, regexp2.None)
-	if err != nil {
-		return false, fmt.Errorf("tag pattern %q: %v", pat, err)
-	}
-	return r.MatchString(tag)
+	return rubyRegexMatch(`\A`+re[0]+`\Z`, tag)
 }
 
 func wrap(alts []string) []string {
@@ -129,8 +123,9 @@ func isWordChar(c byte) bool {
 // rubyRegexMatch runs a Ruby pattern (a /regex/ tag pattern) with its
 // Ruby meaning.
 func rubyRegexMatch(src, s string) (bool, error) {
-	if err := rules.CheckFluentdPattern(src); err != nil {
-		return false, fmt.Errorf("tag pattern: %v", err)
+	re, err := ruby.Compile(src)
+	if err != nil {
+		return false, fmt.Errorf("tag pattern %s: %v", quote.Cut(src), err)
 	}
-	return rules.MatchFluentdPattern(src, s)
+	return re.MatchString(s)
 }

@@ -1,10 +1,12 @@
-package rules
+package ruby
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/flowsieve/flowsieve/internal/quote"
 )
 
 // fluentd compiles grep patterns with Ruby's Regexp (Onigmo). translateRuby
@@ -284,7 +286,7 @@ func (t *rubyTranslator) group() error {
 		name := s[3 : 3+end]
 		for _, r := range name {
 			if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-				return t.fail("group name %q: use letters, digits and _", name)
+				return t.fail("group name %s: use letters, digits and _", quote.Cut(name))
 			}
 		}
 		t.out.WriteString("(?<" + name + ">")
@@ -395,204 +397,243 @@ func (t *rubyTranslator) class() error {
 	return t.fail("unterminated character class")
 }
 
-// escape translates the escape at t.i.
+// escape translates the escape at t.i, by family.
 func (t *rubyTranslator) escape(inClass bool) error {
 	if t.i+1 >= len(t.src) {
 		return t.fail("trailing backslash")
 	}
 	c := t.src[t.i+1]
 	t.i += 2
-	cls := func(body string, neg bool) {
-		switch {
-		case inClass:
-			t.out.WriteString(body)
-		case neg:
-			t.out.WriteString("[^" + body + "]")
-		default:
-			t.out.WriteString("[" + body + "]")
-		}
-	}
 	switch c {
-	case 'd':
-		cls(classDigit, false)
-	case 'w':
-		cls(classWord, false)
-	case 's':
-		cls(classSpace, false)
-	case 'h':
-		cls(classHex, false)
-	case 'D', 'W', 'S', 'H':
-		if inClass {
-			if c == 'D' || c == 'W' {
-				t.out.WriteString(`\` + string(c)) // ASCII negations in Go and Ruby alike
-				return nil
-			}
-			return t.fail(`\%c inside a character class is not supported`, c)
-		}
-		cls(map[byte]string{'D': classDigit, 'W': classWord, 'S': classSpace, 'H': classHex}[c], true)
-	case 'A', 'z':
-		if inClass {
-			return t.fail(`\%c inside a character class`, c)
-		}
-		t.out.WriteString(`\` + string(c))
+	case 'd', 'w', 's', 'h', 'D', 'W', 'S', 'H':
+		return t.classEscape(c, inClass)
+	case 'A', 'z', 'Z', 'B':
+		return t.anchorEscape(c, inClass)
 	case 'b':
 		if inClass {
-			t.writeRune(8)
-		} else {
-			t.out.WriteString(`\b`)
-			t.boundary = true
+			t.writeRune(8) // backspace
+			return nil
 		}
-	case 'B':
-		if inClass {
-			return t.fail(`\B inside a character class`)
-		}
-		t.out.WriteString(`\B`)
-		t.boundary = true
-	case 'Z':
-		if inClass {
-			return t.fail(`\Z inside a character class`)
-		}
-		if t.target == targetGo {
-			return needsBacktrack{}
-		}
-		t.out.WriteString(`\Z`)
+		return t.anchorEscape(c, inClass)
 	case 'n', 't', 'r', 'f', 'v', 'a':
 		t.out.WriteString(`\` + string(c))
 	case 'e':
 		t.out.WriteString(`\x1B`)
 	case '0':
-		// \0, \0o, \0oo: octal
-		j := t.i
-		for j < len(t.src) && j < t.i+2 && t.src[j] >= '0' && t.src[j] <= '7' {
-			j++
-		}
-		v, _ := strconv.ParseUint("0"+t.src[t.i:j], 8, 8)
-		t.i = j
-		t.writeRune(rune(v))
+		t.octalEscape()
 	case '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		if inClass {
-			return t.fail(`octal escape in a character class is not supported`)
-		}
-		if t.i < len(t.src) && t.src[t.i] >= '0' && t.src[t.i] <= '9' {
-			return t.fail(`multi-digit escape \%c%c (back-reference or octal) is ambiguous; not supported`, c, t.src[t.i])
-		}
-		if t.target == targetGo {
-			return needsBacktrack{}
-		}
-		t.out.WriteString(`\` + string(c))
+		return t.backref(c, inClass)
 	case 'k':
-		if inClass || t.i >= len(t.src) || (t.src[t.i] != '<' && t.src[t.i] != '\'') {
-			return t.fail(`bad \k escape`)
-		}
-		closer := byte('>')
-		if t.src[t.i] == '\'' {
-			closer = '\''
-		}
-		end := strings.IndexByte(t.src[t.i+1:], closer)
-		if end < 0 {
-			return t.fail(`unterminated \k reference`)
-		}
-		if t.target == targetGo {
-			return needsBacktrack{}
-		}
-		name := t.src[t.i+1 : t.i+1+end]
-		if _, err := strconv.Atoi(name); err != nil && strings.ContainsAny(name, "+-") {
-			return t.fail(`relative back-reference \k<%s> is not supported`, name)
-		}
-		t.out.WriteString(`\k<` + name + `>`)
-		t.i += end + 2
+		return t.namedBackref(inClass)
 	case 'x':
-		j := t.i
-		for j < len(t.src) && j < t.i+2 && isHex(t.src[j]) {
-			j++
-		}
-		if j == t.i {
-			return t.fail(`\x needs hex digits`)
-		}
-		v, _ := strconv.ParseUint(t.src[t.i:j], 16, 8)
-		if v >= 0x80 {
-			return t.fail(`\x%s is a raw byte, which Ruby refuses in a UTF-8 pattern`, t.src[t.i:j])
-		}
-		t.i = j
-		t.writeRune(rune(v))
+		return t.hexEscape()
 	case 'u':
-		if t.i < len(t.src) && t.src[t.i] == '{' {
-			end := strings.IndexByte(t.src[t.i:], '}')
-			if end < 0 {
-				return t.fail(`unterminated \u{...}`)
-			}
-			fields := strings.Fields(t.src[t.i+1 : t.i+end])
-			if len(fields) == 0 {
-				return t.fail(`empty \u{}`)
-			}
-			if inClass && len(fields) > 1 {
-				return t.fail(`several code points in one \u{...} inside a class`)
-			}
-			for _, h := range fields {
-				v, err := strconv.ParseUint(h, 16, 32)
-				if err != nil || v > utf8.MaxRune {
-					return t.fail(`bad code point %q`, h)
-				}
-				if err := t.writeRuneChecked(rune(v)); err != nil {
-					return err
-				}
-			}
-			t.i += end + 1
-			return nil
-		}
-		if t.i+4 > len(t.src) {
-			return t.fail(`\u needs four hex digits`)
-		}
-		v, err := strconv.ParseUint(t.src[t.i:t.i+4], 16, 32)
-		if err != nil {
-			return t.fail(`\u needs four hex digits`)
-		}
-		t.i += 4
-		return t.writeRuneChecked(rune(v))
+		return t.unicodeEscape(inClass)
 	case 'c':
 		if t.i >= len(t.src) || t.src[t.i] >= utf8.RuneSelf {
 			return t.fail(`bad \c escape`)
 		}
-		v := t.src[t.i] & 0x1f
+		t.writeRune(rune(t.src[t.i] & 0x1f))
 		t.i++
-		t.writeRune(rune(v))
 	case 'p', 'P':
-		if t.i < len(t.src) && t.src[t.i] == '{' {
-			end := strings.IndexByte(t.src[t.i:], '}')
-			if end < 0 {
-				return t.fail(`unterminated \%c{`, c)
-			}
-			name := t.src[t.i+1 : t.i+end]
-			neg := c == 'P'
-			if strings.HasPrefix(name, "^") {
-				neg, name = !neg, name[1:]
-			}
-			if !goUnicodeClass(name) {
-				return t.fail(`Unicode property \p{%s} has no equivalent here`, name)
-			}
-			if neg {
-				t.out.WriteString(`\P{` + name + `}`)
-			} else {
-				t.out.WriteString(`\p{` + name + `}`)
-			}
-			t.i += end + 1
-			return nil
-		}
-		return t.fail(`\%c needs {Name}`, c)
+		return t.property(c)
 	case 'G', 'K', 'R', 'X', 'g', 'O', 'y', 'Y', 'N', 'C', 'M', 'Q', 'E', 'U', 'l', 'L':
 		return t.fail(`\%c is not supported`, c)
 	default:
-		if c >= utf8.RuneSelf {
-			_, n := utf8.DecodeRuneInString(t.src[t.i-1:])
-			t.out.WriteString(t.src[t.i-1 : t.i-1+n])
-			t.i += n - 1
+		return t.literalEscape(c)
+	}
+	return nil
+}
+
+// classEscape translates \d \w \s \h (ASCII in Ruby) and their negations
+// into explicit ASCII classes.
+func (t *rubyTranslator) classEscape(c byte, inClass bool) error {
+	neg := c == 'D' || c == 'W' || c == 'S' || c == 'H'
+	if neg && inClass {
+		if c == 'D' || c == 'W' {
+			t.out.WriteString(`\` + string(c)) // ASCII negations in Go and Ruby alike
 			return nil
 		}
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
-			return t.fail(`unknown escape \%c`, c)
-		}
-		t.out.WriteString(`\` + string(c)) // escaped punctuation
+		return t.fail(`\%c inside a character class is not supported`, c)
 	}
+	body := map[byte]string{'d': classDigit, 'w': classWord, 's': classSpace, 'h': classHex,
+		'D': classDigit, 'W': classWord, 'S': classSpace, 'H': classHex}[c]
+	switch {
+	case inClass:
+		t.out.WriteString(body)
+	case neg:
+		t.out.WriteString("[^" + body + "]")
+	default:
+		t.out.WriteString("[" + body + "]")
+	}
+	return nil
+}
+
+// anchorEscape translates \A \z \Z \b \B outside a class.
+func (t *rubyTranslator) anchorEscape(c byte, inClass bool) error {
+	if inClass {
+		return t.fail(`\%c inside a character class`, c)
+	}
+	switch c {
+	case 'b', 'B':
+		t.boundary = true
+	case 'Z':
+		if t.target == targetGo {
+			return needsBacktrack{}
+		}
+	}
+	t.out.WriteString(`\` + string(c))
+	return nil
+}
+
+// octalEscape reads \0, \0o, \0oo.
+func (t *rubyTranslator) octalEscape() {
+	j := t.i
+	for j < len(t.src) && j < t.i+2 && t.src[j] >= '0' && t.src[j] <= '7' {
+		j++
+	}
+	v, _ := strconv.ParseUint("0"+t.src[t.i:j], 8, 8)
+	t.i = j
+	t.writeRune(rune(v))
+}
+
+// backref translates \1..\9; longer numbers are ambiguous in Onigmo
+// (back-reference or octal) and refused.
+func (t *rubyTranslator) backref(c byte, inClass bool) error {
+	if inClass {
+		return t.fail(`octal escape in a character class is not supported`)
+	}
+	if t.i < len(t.src) && t.src[t.i] >= '0' && t.src[t.i] <= '9' {
+		return t.fail(`multi-digit escape \%c%c (back-reference or octal) is ambiguous; not supported`, c, t.src[t.i])
+	}
+	if t.target == targetGo {
+		return needsBacktrack{}
+	}
+	t.out.WriteString(`\` + string(c))
+	return nil
+}
+
+// namedBackref translates \k<name> and \k'name'.
+func (t *rubyTranslator) namedBackref(inClass bool) error {
+	if inClass || t.i >= len(t.src) || (t.src[t.i] != '<' && t.src[t.i] != '\'') {
+		return t.fail(`bad \k escape`)
+	}
+	closer := byte('>')
+	if t.src[t.i] == '\'' {
+		closer = '\''
+	}
+	end := strings.IndexByte(t.src[t.i+1:], closer)
+	if end < 0 {
+		return t.fail(`unterminated \k reference`)
+	}
+	if t.target == targetGo {
+		return needsBacktrack{}
+	}
+	name := t.src[t.i+1 : t.i+1+end]
+	if _, err := strconv.Atoi(name); err != nil && strings.ContainsAny(name, "+-") {
+		return t.fail(`relative back-reference \k<%s> is not supported`, name)
+	}
+	t.out.WriteString(`\k<` + name + `>`)
+	t.i += end + 2
+	return nil
+}
+
+// hexEscape reads \xH or \xHH (ASCII only: a raw byte is not a character
+// of a UTF-8 pattern).
+func (t *rubyTranslator) hexEscape() error {
+	j := t.i
+	for j < len(t.src) && j < t.i+2 && isHex(t.src[j]) {
+		j++
+	}
+	if j == t.i {
+		return t.fail(`\x needs hex digits`)
+	}
+	v, _ := strconv.ParseUint(t.src[t.i:j], 16, 8)
+	if v >= 0x80 {
+		return t.fail(`\x%s is a raw byte, which Ruby refuses in a UTF-8 pattern`, t.src[t.i:j])
+	}
+	t.i = j
+	t.writeRune(rune(v))
+	return nil
+}
+
+// unicodeEscape reads \uHHHH and \u{H H ...}.
+func (t *rubyTranslator) unicodeEscape(inClass bool) error {
+	if t.i < len(t.src) && t.src[t.i] == '{' {
+		end := strings.IndexByte(t.src[t.i:], '}')
+		if end < 0 {
+			return t.fail(`unterminated \u{...}`)
+		}
+		fields := strings.Fields(t.src[t.i+1 : t.i+end])
+		if len(fields) == 0 {
+			return t.fail(`empty \u{}`)
+		}
+		if inClass && len(fields) > 1 {
+			return t.fail(`several code points in one \u{...} inside a class`)
+		}
+		for _, h := range fields {
+			v, err := strconv.ParseUint(h, 16, 32)
+			if err != nil || v > utf8.MaxRune {
+				return t.fail(`bad code point %s`, quote.Cut(h))
+			}
+			if err := t.writeRuneChecked(rune(v)); err != nil {
+				return err
+			}
+		}
+		t.i += end + 1
+		return nil
+	}
+	if t.i+4 > len(t.src) {
+		return t.fail(`\u needs four hex digits`)
+	}
+	v, err := strconv.ParseUint(t.src[t.i:t.i+4], 16, 32)
+	if err != nil {
+		return t.fail(`\u needs four hex digits`)
+	}
+	t.i += 4
+	return t.writeRuneChecked(rune(v))
+}
+
+// property translates \p{Name}, \p{^Name} and \P{Name} for the general
+// categories the three engines read alike.
+func (t *rubyTranslator) property(c byte) error {
+	if t.i >= len(t.src) || t.src[t.i] != '{' {
+		return t.fail(`\%c needs {Name}`, c)
+	}
+	end := strings.IndexByte(t.src[t.i:], '}')
+	if end < 0 {
+		return t.fail(`unterminated \%c{`, c)
+	}
+	name := t.src[t.i+1 : t.i+end]
+	neg := c == 'P'
+	if strings.HasPrefix(name, "^") {
+		neg, name = !neg, name[1:]
+	}
+	if !goUnicodeClass(name) {
+		return t.fail(`Unicode property %s has no equivalent here`, quote.Cut(name))
+	}
+	if neg {
+		t.out.WriteString(`\P{` + name + `}`)
+	} else {
+		t.out.WriteString(`\p{` + name + `}`)
+	}
+	t.i += end + 1
+	return nil
+}
+
+// literalEscape copies an escaped non-ASCII character or punctuation; an
+// escaped letter Onigmo gives no meaning is refused.
+func (t *rubyTranslator) literalEscape(c byte) error {
+	if c >= utf8.RuneSelf {
+		_, n := utf8.DecodeRuneInString(t.src[t.i-1:])
+		t.out.WriteString(t.src[t.i-1 : t.i-1+n])
+		t.i += n - 1
+		return nil
+	}
+	if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+		return t.fail(`unknown escape \%c`, c)
+	}
+	t.out.WriteString(`\` + string(c)) // escaped punctuation
 	return nil
 }
 

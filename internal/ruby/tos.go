@@ -1,4 +1,4 @@
-package rules
+package ruby
 
 import (
 	"fmt"
@@ -6,25 +6,22 @@ import (
 	"strconv"
 	"unicode"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/flowsieve/flowsieve/codec"
 )
 
-// rubyToS renders v as fluentd's grep sees it: Ruby's to_s of the value
-// Ruby's JSON parser produced. nil (missing or null) is "", strings are
+// ToS renders v as fluentd's grep sees it: Ruby's to_s of the value
+// Ruby's JSON parser produced. nil (absent or null) is "", strings are
 // themselves, integers as written, floats Ruby's way (1.0e+16), arrays and
-// hashes as Ruby's inspect ({"labels"=>["app=x"]}, Ruby up to 3.3). ok is
-// false when the JSON text cannot be rendered (it cannot happen for text the
-// codec accepted; fluentd would have failed earlier).
-func rubyToS(v codec.Value, buf *[]byte) (string, bool) {
+// hashes as Ruby's inspect ({"labels"=>["app=x"]}, Ruby up to 3.3). The
+// result may live in *buf, valid until *buf is next written. ok is false
+// for a Kind it does not know.
+func ToS(v codec.Value, buf *[]byte) (string, bool) {
 	switch v.Kind {
 	case codec.KindAbsent, codec.KindNull:
 		return "", true
-	case codec.KindString:
-		return v.Str, true
-	case kindQuoted:
-		return unquote(v.Str, buf), true
-	case codec.KindBool:
+	case codec.KindString, codec.KindBool:
 		return v.Str, true
 	case codec.KindNumber:
 		if isJSONInt(v.Str) {
@@ -37,15 +34,20 @@ func rubyToS(v codec.Value, buf *[]byte) (string, bool) {
 		*buf = b
 		return viewString(b), true
 	case codec.KindArray, codec.KindObject:
-		if b, ok := appendRubyInspectPlain((*buf)[:0], v.Str); ok {
-			*buf = b
-			return viewString(b), true
-		}
-		b, _, ok := appendRubyInspect((*buf)[:0], v.Str, 0)
+		b := appendRubyInspect((*buf)[:0], v.Str)
 		*buf = b
-		return viewString(b), ok
+		return viewString(b), true
 	}
 	return "", false
+}
+
+// viewString views b as a string without copying; it is valid until b's
+// bytes are next written.
+func viewString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 func isJSONInt(s string) bool {
@@ -138,14 +140,18 @@ func appendRubyFloat(b []byte, num string) []byte {
 	return strconv.AppendInt(b, int64(x), 10)
 }
 
-// appendRubyInspectPlain is appendRubyInspect in one pass for the common
-// case, Calico's labels and policies: strings of printable ASCII without
-// escapes, integers, booleans, null. It gives up (ok false) on anything
-// else, and the general version renders it.
-func appendRubyInspectPlain(b []byte, s string) ([]byte, bool) {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case ' ', '\t', '\n', '\r':
+// appendRubyInspect writes the JSON array or object text s as Ruby's
+// inspect of what JSON.parse makes of it, token by token: braces and
+// brackets as they are, ':' as "=>", ',' as ", ", null as nil, strings as
+// String#inspect, numbers as Integer or Float#to_s.
+func appendRubyInspect(b []byte, s string) []byte {
+	for i := 0; ; {
+		tok, next := codec.NextJSONToken(s, i)
+		if tok == "" {
+			return b
+		}
+		i = next
+		switch c := tok[0]; c {
 		case '{', '}', '[', ']':
 			b = append(b, c)
 		case ':':
@@ -153,131 +159,28 @@ func appendRubyInspectPlain(b []byte, s string) ([]byte, bool) {
 		case ',':
 			b = append(b, ',', ' ')
 		case '"':
-			j := i + 1
-			for ; j < len(s) && s[j] != '"'; j++ {
-				if c := s[j]; c < 0x20 || c > 0x7e || c == '\\' || c == '#' {
-					return b, false
-				}
-			}
-			if j >= len(s) {
-				return b, false
-			}
-			b = append(b, s[i:j+1]...)
-			i = j
-		case 't', 'f':
-			e := valueEnd(s, i)
-			b = append(b, s[i:e]...)
-			i = e - 1
+			b = appendRubyString(b, tok)
 		case 'n':
 			b = append(b, "nil"...)
-			i += 3
-		default:
-			e := valueEnd(s, i)
-			tok := s[i:e]
-			if !isJSONInt(tok) || tok == "-0" {
-				return b, false
-			}
+		case 't', 'f':
 			b = append(b, tok...)
-			i = e - 1
+		default:
+			switch {
+			case tok == "-0":
+				b = append(b, '0')
+			case isJSONInt(tok):
+				b = append(b, tok...)
+			default:
+				b = appendRubyFloat(b, tok)
+			}
 		}
 	}
-	return b, true
 }
 
-// appendRubyInspect writes the JSON value at the start of s as Ruby's
-// inspect and returns the rest of s.
-func appendRubyInspect(b []byte, s string, depth int) ([]byte, string, bool) {
-	if depth > 512 {
-		return b, s, false
-	}
-	i := skipWS(s, 0)
-	if i >= len(s) {
-		return b, "", false
-	}
-	switch s[i] {
-	case '{':
-		b = append(b, '{')
-		i = skipWS(s, i+1)
-		first := true
-		for i < len(s) && s[i] != '}' {
-			if !first {
-				b = append(b, ", "...)
-			}
-			first = false
-			if s[i] != '"' {
-				return b, "", false
-			}
-			e := stringEnd(s, i)
-			b = appendRubyString(b, s[i+1:e-1])
-			b = append(b, "=>"...)
-			i = skipWS(s, e)
-			if i >= len(s) || s[i] != ':' {
-				return b, "", false
-			}
-			var ok bool
-			var rest string
-			b, rest, ok = appendRubyInspect(b, s[i+1:], depth+1)
-			if !ok {
-				return b, "", false
-			}
-			s, i = rest, skipWS(rest, 0)
-			if i < len(s) && s[i] == ',' {
-				i = skipWS(s, i+1)
-			}
-		}
-		if i >= len(s) {
-			return b, "", false
-		}
-		return append(b, '}'), s[i+1:], true
-	case '[':
-		b = append(b, '[')
-		i = skipWS(s, i+1)
-		first := true
-		for i < len(s) && s[i] != ']' {
-			if !first {
-				b = append(b, ", "...)
-			}
-			first = false
-			var ok bool
-			var rest string
-			b, rest, ok = appendRubyInspect(b, s[i:], depth+1)
-			if !ok {
-				return b, "", false
-			}
-			s, i = rest, skipWS(rest, 0)
-			if i < len(s) && s[i] == ',' {
-				i = skipWS(s, i+1)
-			}
-		}
-		if i >= len(s) {
-			return b, "", false
-		}
-		return append(b, ']'), s[i+1:], true
-	case '"':
-		e := stringEnd(s, i)
-		return appendRubyString(b, s[i+1:e-1]), s[e:], true
-	case 'n':
-		return append(b, "nil"...), s[i+4:], len(s) >= i+4
-	}
-	e := valueEnd(s, i)
-	tok := s[i:e]
-	switch {
-	case tok == "true" || tok == "false":
-		b = append(b, tok...)
-	case isJSONInt(tok):
-		if tok == "-0" {
-			tok = "0"
-		}
-		b = append(b, tok...)
-	default:
-		b = appendRubyFloat(b, tok)
-	}
-	return b, s[e:], true
-}
-
-// appendRubyString writes the JSON string body as Ruby's String#inspect of
-// its decoded value.
-func appendRubyString(b []byte, body string) []byte {
+// appendRubyString writes the JSON string token q (quotes included) as
+// Ruby's String#inspect of its decoded value.
+func appendRubyString(b []byte, q string) []byte {
+	body := q[1 : len(q)-1]
 	plain := true
 	for i := 0; i < len(body); i++ {
 		if c := body[i]; c < 0x20 || c > 0x7e || c == '\\' || c == '"' || c == '#' {
@@ -291,10 +194,11 @@ func appendRubyString(b []byte, body string) []byte {
 		return append(b, '"')
 	}
 	var tmp [128]byte
-	dec := appendUnquoted(tmp[:0], body)
+	scratch := tmp[:0]
+	dec := codec.UnquoteJSON(q, &scratch)
 	b = append(b, '"')
 	for i := 0; i < len(dec); {
-		r, n := utf8.DecodeRune(dec[i:])
+		r, n := utf8.DecodeRuneInString(dec[i:])
 		if r == utf8.RuneError && n == 1 {
 			b = fmt.Appendf(b, "\\x%02X", dec[i])
 			i++
