@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/flowsieve/flowsieve/internal/ruby"
 	"github.com/flowsieve/flowsieve/rules"
 )
 
@@ -120,8 +121,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			return out
 		}},
 	)
+	// Counted where the matches run (package ruby), per process: a
+	// pipeline has one rule set, and the hot path stays free of it.
+	regexTimeouts := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "flowsieve_regex_timeouts_total",
+		Help: "Regex matches on the backtracking engine that ran out of their time budget (a compat rule keeps such a record).",
+	}, func() float64 { return float64(ruby.Timeouts()) })
 	reg.MustRegister(m.consumed, m.produced, m.dropped, m.flagged, m.parseErrors, m.produceErrors, m.recreations,
-		m.stalled, m.lag, m.latency, m.reloads, m.rulesVersion, m.reloadTime, m.reloadOK, m.assigned)
+		m.stalled, m.lag, m.latency, m.reloads, m.rulesVersion, m.reloadTime, m.reloadOK, m.assigned, regexTimeouts)
 	return m
 }
 

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/flowsieve/flowsieve/codec"
+	"github.com/flowsieve/flowsieve/internal/ruby"
 	"github.com/flowsieve/flowsieve/rules"
 )
 
@@ -90,7 +91,7 @@ func filterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "flowsieve filter: %v\n", err)
 		return exitUsage
 	}
-	f := &filterRun{s: s, p: p, stderr: stderr, limits: codec.Limits{RecordBytes: p.maxRecordBytes},
+	f := &filterRun{s: s, p: p, stderr: stderr, limits: codec.Limits{RecordBytes: p.maxRecordBytes}, timeouts0: ruby.Timeouts(),
 		dropped: make([]int64, len(s.FilterNames())), flagged: make([]int64, len(s.ThreatRules()))}
 	f.out = bufio.NewWriterSize(stdout, 1<<16)
 	closeAll := func() {}
@@ -153,6 +154,7 @@ type filterRun struct {
 	verdict               rules.Verdict
 	limits                codec.Limits
 	buf                   []byte
+	timeouts0             uint64 // ruby.Timeouts() when the run began
 }
 
 // maxInvalidShown caps the invalid lines reported on stderr when there is
@@ -413,6 +415,9 @@ func (f *filterRun) summary() {
 	fmt.Fprintf(w, "  invalid     %d\n", f.invalidN)
 	if f.blank > 0 {
 		fmt.Fprintf(w, "  (%d blank lines skipped)\n", f.blank)
+	}
+	if n := ruby.Timeouts() - f.timeouts0; n > 0 {
+		fmt.Fprintf(w, "  regex timeouts %d (matches that ran out of their %v; a compat rule keeps such a record)\n", n, ruby.MatchBudget)
 	}
 }
 
