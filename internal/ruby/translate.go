@@ -190,18 +190,19 @@ func (t *rubyTranslator) run() (string, error) {
 				t.i++
 			}
 		default:
-			if c < utf8.RuneSelf {
-				t.out.WriteByte(c)
-				t.i++
-			} else {
-				_, n := utf8.DecodeRuneInString(t.src[t.i:])
-				t.out.WriteString(t.src[t.i : t.i+n])
-				t.i += n
-			}
+			t.copyChar()
 		}
 		lastQuant, lastLazy = quant, lazy
 	}
 	return t.out.String(), nil
+}
+
+// copyChar copies the character at t.i, which means itself in both
+// dialects.
+func (t *rubyTranslator) copyChar() {
+	_, n := utf8.DecodeRuneInString(t.src[t.i:])
+	t.out.WriteString(t.src[t.i : t.i+n])
+	t.i += n
 }
 
 func (t *rubyTranslator) isInterval() bool {
@@ -382,14 +383,7 @@ func (t *rubyTranslator) class() error {
 				return err
 			}
 		default:
-			if c < utf8.RuneSelf {
-				t.out.WriteByte(c)
-				t.i++
-			} else {
-				_, n := utf8.DecodeRuneInString(t.src[t.i:])
-				t.out.WriteString(t.src[t.i : t.i+n])
-				t.i += n
-			}
+			t.copyChar()
 		}
 		first = false
 	}
