@@ -70,8 +70,10 @@
 // # Text records
 //
 // 24 columns separated by runs of spaces or tabs, in the order of the
-// product page (see TextColumnName). "-" in any column means the field is
-// absent. Numbers are signed 64-bit decimal integers. proto takes a number
+// product page (see TextColumnName); a CR or LF inside a record is part of
+// a column, like any other control byte (blanks and CR LF at the ends are
+// trimmed). "-" in any column means the field is absent. Numbers are
+// signed 64-bit decimal integers; a longer one is "out of range". proto takes a number
 // (0..255) or a name (tcp, udp, icmp, icmpv6/icmp6, sctp, ... any case).
 // srcName/dstName fill source_name_aggr/dest_name_aggr as written (a
 // trailing '*' kept, pub and pvt kept) and, without a trailing '*', also

@@ -90,6 +90,12 @@ func FuzzDecodeText(f *testing.F) {
 		"1 2 wep dev a [a=b,] wep dev b [\"x\"=y] 10.0.0.01 - udp 1 2 3 4 5 src 6 7 8 9 a b",
 		"1 2 wep d\xc3\xa9v a - wep dev b - - - 6 1 2 3 4 5 src 6 7 8 9 -",
 		"1 2 wep d\xc3v a - wep dev b - - - 6 1 2 3 4 5 src 6 7 8 9 -",
+		// CR and LF inside a record are part of a column, not separators.
+		"1 2 wep de\rv a - wep dev b - - - 6 1 2 3 4 5 src 6 7 8 9 allow",
+		"1\r2 wep dev a - wep dev b - - - 6 1 2 3 4 5 src 6 7 8 9 allow x",
+		"1 2 wep dev a - wep dev b - - - 6 1 2 3 4 5 src 6 7 8 9\rallow",
+		"1 2 wep dev a - wep dev b - - - 6 1 2 3 4 5 src 6 7 8 9 al\nlow\r\n",
+		"99999999999999999999 -9223372036854775809 wep dev a - wep dev b - - - 6 1 2 3 4 5 src 6 7 8 9 allow",
 	} {
 		f.Add([]byte(s))
 	}

@@ -72,15 +72,22 @@ func bstr(b []byte) string {
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
+// isBlank reports the bytes trimmed from a record's ends: a line's
+// CR LF ending as well as spaces and tabs.
 func isBlank(c byte) bool {
 	return c <= ' ' && (uint64(1)<<c)&(1<<' '|1<<'\t'|1<<'\r'|1<<'\n') != 0
 }
 
+// isSep reports the bytes that separate columns: spaces and tabs only. A
+// CR or LF inside a record is part of a column, as any other control
+// byte is (a stray CR used to split a column in two).
+func isSep(c byte) bool { return c == ' ' || c == '\t' }
+
 // DecodeText parses one space-delimited text record (the 24 columns of the
 // documented format, see TextColumns) into f, replacing what f held.
 //
-// Columns are separated by runs of spaces or tabs; a trailing newline is
-// ignored. "-" in any column means absent. Strings in f point into b: they
+// Columns are separated by runs of spaces or tabs; blanks and a CR LF at
+// either end are ignored, and a CR or LF inside is part of a column. "-" in any column means absent. Strings in f point into b: they
 // are valid until b is modified or f is decoded into again. Decoding into a
 // reused Flow does not allocate unless the record is invalid. After an
 // error (a *SyntaxError) f holds part of the record and is only good for
@@ -141,7 +148,7 @@ func decodeTextGeneral(b []byte, f *Flow) error {
 			}
 		found:
 			if i >= len(b) || b[i] != ' ' { // the end of the line, or not a plain space
-				for i < len(b) && !isBlank(b[i]) {
+				for i < len(b) && !isSep(b[i]) {
 					hi |= uint64(b[i])
 					i++
 				}
@@ -168,7 +175,7 @@ func decodeTextGeneral(b []byte, f *Flow) error {
 		if i+1 < len(b) && b[i] == ' ' && b[i+1] > ' ' {
 			i++ // one space, the usual separator
 		} else {
-			for i < len(b) && isBlank(b[i]) {
+			for i < len(b) && isSep(b[i]) {
 				i++
 			}
 		}
@@ -237,6 +244,9 @@ func (f *Flow) setColumn(col int, tok []byte, off int) error {
 	case colInt:
 		n, ok := parseInt(tok)
 		if !ok {
+			if isDecimal(tok) {
+				return textError(col, off, "integer out of range (a signed 64-bit number): "+quoteToken(tok))
+			}
 			return textError(col, off, "not an integer: "+quoteToken(tok))
 		}
 		if !canonicalInt(tok) {
@@ -355,6 +365,22 @@ func parseInt(b []byte) (int64, bool) {
 		return 0, false
 	}
 	return int64(n), true
+}
+
+// isDecimal reports whether b is a decimal integer, of any size.
+func isDecimal(b []byte) bool {
+	if len(b) > 0 && b[0] == '-' {
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // canonicalInt reports whether b is an integer as JSON writes one: no plus
