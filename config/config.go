@@ -107,11 +107,17 @@ type Rules struct {
 	Debounce time.Duration
 }
 
-// Metrics is the HTTP listener for /metrics, /healthz and /readyz, and the
-// period of the summary log line.
+// Metrics is the HTTP listener for /metrics, /healthz and /readyz (and
+// /debug/pprof/ when Pprof), how it is secured, and the period of the
+// summary log line.
 type Metrics struct {
 	Listen          string
 	SummaryInterval time.Duration
+	// WebConfigFile is an exporter-toolkit web configuration (TLS, client
+	// certificates, basic auth). It holds only paths and bcrypt hashes,
+	// so it is no secret here: the key is its path.
+	WebConfigFile string
+	Pprof         bool
 }
 
 // Log configures the zap logger.

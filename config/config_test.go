@@ -46,6 +46,9 @@ func TestFullFileValues(t *testing.T) {
 	if c.Output.Linger != 10*time.Millisecond || c.Rules.Debounce != time.Second {
 		t.Errorf("durations: linger %s debounce %s", c.Output.Linger, c.Rules.Debounce)
 	}
+	if c.Metrics.WebConfigFile != "/etc/flowsieve/web/web.yml" || !c.Metrics.Pprof {
+		t.Errorf("metrics = %+v", c.Metrics)
+	}
 	if c.Embedded.Partitions != 12 || c.Embedded.RetentionBytes != -1 {
 		t.Errorf("embedded = %+v", c.Embedded)
 	}
@@ -77,6 +80,8 @@ var expectedErrors = []struct {
 	{"not_yaml.bad.yaml", []string{"reading config file testdata/not_yaml.bad.yaml"}},
 	{"bad_delivery.bad.yaml", []string{`delivery: "at_most_once" is not at_least_once or exactly_once`,
 		"transaction.max_records: must be at least 1", "transaction.interval: must be between 0 and transaction.timeout"}},
+	{"web_config_no_listener.bad.yaml", []string{"metrics.web_config_file: set but metrics.listen is empty",
+		"metrics.pprof: true but metrics.listen is empty"}},
 	{"bad_limits.bad.yaml", []string{"input.max_record_bytes: must be at least 1024, got 100",
 		"input.max_json_members: must be at least 1, got 0", "input.max_json_depth: must be between 1 and 512, got 600"}},
 }
@@ -170,7 +175,9 @@ func TestPrintMasksSecrets(t *testing.T) {
 	if strings.Contains(out, "hunter2") {
 		t.Errorf("password printed:\n%s", out)
 	}
-	for _, want := range []string{"password: '********'", "mechanism: SCRAM-SHA-512", "partitions: 12", "linger: 10ms"} {
+	// The web config holds paths and bcrypt hashes: its path is shown.
+	for _, want := range []string{"password: '********'", "mechanism: SCRAM-SHA-512", "partitions: 12", "linger: 10ms",
+		"web_config_file: /etc/flowsieve/web/web.yml", "pprof: true"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -139,6 +139,10 @@ var keys = []key{
 		field: func(c *Config) any { return &c.Metrics.Listen }},
 	{name: "metrics.summary_interval", usage: "period of the summary log line; 0 disables",
 		field: func(c *Config) any { return &c.Metrics.SummaryInterval }},
+	{name: "metrics.web_config_file", usage: "web config file securing the metrics listener (TLS, client certificates, basic auth), as Prometheus exporters' --web.config.file; empty serves plain HTTP",
+		field: func(c *Config) any { return &c.Metrics.WebConfigFile }},
+	{name: "metrics.pprof", usage: "also serve Go's /debug/pprof/ profiles on the metrics listener (behind its web config)",
+		field: func(c *Config) any { return &c.Metrics.Pprof }},
 
 	{name: "log.level", usage: "debug, info, warn or error",
 		field: func(c *Config) any { return &c.Log.Level }},

@@ -144,6 +144,14 @@ func (c *Config) validate() []error {
 			bad("metrics.listen", "%q: %v", c.Metrics.Listen, err)
 		}
 	}
+	if c.Metrics.Listen == "" {
+		if c.Metrics.WebConfigFile != "" {
+			bad("metrics.web_config_file", "set but metrics.listen is empty: there is no listener to secure")
+		}
+		if c.Metrics.Pprof {
+			bad("metrics.pprof", "true but metrics.listen is empty: there is no listener to serve it")
+		}
+	}
 	if c.Metrics.SummaryInterval < 0 {
 		bad("metrics.summary_interval", "must not be negative, got %s", c.Metrics.SummaryInterval)
 	}

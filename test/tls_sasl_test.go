@@ -40,32 +40,67 @@ type testPKI struct {
 
 func newTestPKI(t *testing.T, dir string) testPKI {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "flowsieve test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
+	ca := newTestCA(t, dir, "flowsieve test CA")
+	broker := ca.issue(t, dir, "broker", x509.ExtKeyUsageServerAuth)
+	return testPKI{caFile: ca.file, certFile: broker.certFile, keyFile: broker.keyFile, server: broker.cert}
+}
+
+// testCA is a certificate authority made for one test; file is its
+// certificate in PEM.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	file string
+}
+
+func newTestCA(t *testing.T, dir, name string) testCA {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
+	now := time.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "broker"},
+		SerialNumber: serialNumber(t), Subject: pkix.Name{CommonName: name},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".pem")
+	writePEM(t, file, "CERTIFICATE", der)
+	return testCA{cert: cert, key: key, file: file}
+}
+
+// issued is a certificate a testCA signed, with its key, in PEM files.
+type issued struct {
+	certFile, keyFile string
+	cert              tls.Certificate
+}
+
+// issue signs a certificate for 127.0.0.1 and localhost, for use as
+// usage (server or client authentication), written to dir/name.pem and
+// dir/name-key.pem.
+func (ca testCA) issue(t *testing.T, dir, name string, usage x509.ExtKeyUsage) issued {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serialNumber(t), Subject: pkix.Name{CommonName: name},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,19 +108,29 @@ func newTestPKI(t *testing.T, dir string) testPKI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := testPKI{caFile: filepath.Join(dir, "ca.pem"), certFile: filepath.Join(dir, "broker.pem"), keyFile: filepath.Join(dir, "broker-key.pem")}
-	write := func(path, typ string, der []byte) {
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(p.caFile, "CERTIFICATE", caDER)
-	write(p.certFile, "CERTIFICATE", der)
-	write(p.keyFile, "EC PRIVATE KEY", keyDER)
-	if p.server, err = tls.LoadX509KeyPair(p.certFile, p.keyFile); err != nil {
+	c := issued{certFile: filepath.Join(dir, name+".pem"), keyFile: filepath.Join(dir, name+"-key.pem")}
+	writePEM(t, c.certFile, "CERTIFICATE", der)
+	writePEM(t, c.keyFile, "EC PRIVATE KEY", keyDER)
+	if c.cert, err = tls.LoadX509KeyPair(c.certFile, c.keyFile); err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return c
+}
+
+func serialNumber(t *testing.T) *big.Int {
+	t.Helper()
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // newSecureEnv is newEnv with a broker that takes only TLS connections

@@ -128,6 +128,7 @@ func TestDocsNameOnlyRealConfigKeys(t *testing.T) {
 	notKeys := []string{
 		"kafka.brokrs",                         // configuration.md's example of a misspelt key
 		"max.message.bytes", "isolation.level", // Kafka's own settings
+		"web.config.file",                            // the exporters' flag metrics.web_config_file stands for
 		"flowsieve.reason", "flowsieve.source.topic", // invalid-topic headers
 		"flowsieve.source.partition", "flowsieve.source.offset", "flowsieve.truncated",
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -84,6 +83,9 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 	if err != nil {
 		return err
 	}
+	if err := processor.CheckWebConfig(cfg.Metrics.WebConfigFile); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -158,10 +160,24 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 		if err != nil {
 			return fmt.Errorf("metrics.listen %s: %w", cfg.Metrics.Listen, err)
 		}
-		srv := &http.Server{Handler: pl.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		defer func() { _ = srv.Close() }()
-		log.Info("serving /metrics, /healthz, /readyz", zap.String("addr", ln.Addr().String()))
+		opts := processor.HTTPOptions{WebConfigFile: cfg.Metrics.WebConfigFile, Pprof: cfg.Metrics.Pprof}
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			if err := pl.Serve(ctx, ln, opts); err != nil {
+				log.Error("metrics listener stopped", zap.Error(err))
+			}
+		}()
+		defer func() {
+			cancel()
+			<-served
+		}()
+		paths := "/metrics, /healthz, /readyz"
+		if opts.Pprof {
+			paths += ", /debug/pprof/"
+		}
+		log.Info("serving "+paths, zap.String("addr", ln.Addr().String()),
+			zap.String("web_config_file", opts.WebConfigFile))
 	}
 
 	go func() {
