@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -27,7 +26,7 @@ type benchParams struct {
 	rulesFile   string
 	compression string
 	dataDir     string
-	cpuProfile  string
+	profiles    profiles
 	rounds      int
 	delivery    string
 }
@@ -53,7 +52,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&p.compression, "compression", "lz4", "producer compression for both pipelines")
 	fs.StringVar(&p.dataDir, "data-dir", "", "embedded broker data directory (default: a temporary directory, removed afterwards)")
 	fs.IntVar(&p.rounds, "rounds", 2, "timed runs of each pipeline; the best of each is compared")
-	fs.StringVar(&p.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	p.profiles.register(fs, false)
 	fs.StringVar(&p.delivery, "delivery", "at_least_once", "delivery mode of both pipelines: at_least_once or exactly_once (transactions, default knobs)")
 	if code, ok := parsePflags(fs, args, benchUsage, stderr); !ok {
 		return code
@@ -68,24 +67,20 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitUsage
 		}
 	}
-	if err := refuseClobber(nil, []output{{"--cpuprofile", p.cpuProfile}}, []string{p.rulesFile}); err != nil {
+	if err := refuseClobber(nil, []output{{"--cpuprofile", p.profiles.cpu}}, []string{p.rulesFile}); err != nil {
 		fmt.Fprintf(stderr, "flowsieve bench: %v\n", err)
 		return exitUsage
 	}
-	if p.cpuProfile != "" {
-		f, err := os.Create(p.cpuProfile)
-		if err != nil {
-			fmt.Fprintln(stderr, "flowsieve bench:", err)
-			return exitFailure
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(stderr, "flowsieve bench:", err)
-			return exitFailure
-		}
-		defer pprof.StopCPUProfile()
+	stopProfiles, err := p.profiles.start()
+	if err != nil {
+		fmt.Fprintln(stderr, "flowsieve bench:", err)
+		return exitFailure
 	}
-	if err := bench(ctx, p, stdout); err != nil {
+	err = bench(ctx, p, stdout)
+	if perr := stopProfiles(); perr != nil && err == nil {
+		err = perr
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "flowsieve bench:", err)
 		return exitFailure
 	}

@@ -33,6 +33,7 @@ type runParams struct {
 	configFile string
 	demo       bool
 	demoRate   int
+	profiles   profiles
 }
 
 // newFlagSet returns a flag set with --config and one flag per config key.
@@ -55,6 +56,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var p runParams
 	fs.BoolVar(&p.demo, "demo", false, "also run a synthetic flow-log generator into the first input topic")
 	fs.IntVar(&p.demoRate, "demo-rate", 200, "records per second the --demo generator writes")
+	p.profiles.register(fs, true)
 	if code, ok := parsePflags(fs, args, runUsage, stderr); !ok {
 		return code
 	}
@@ -71,6 +73,16 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer func() { _ = log.Sync() }()
 	log.Info("flowsieve starting", buildFields()...)
+	stopProfiles, err := p.profiles.start()
+	if err != nil {
+		log.Error("flowsieve run failed", zap.Error(err))
+		return exitFailure
+	}
+	defer func() {
+		if err := stopProfiles(); err != nil {
+			log.Error("writing profiles", zap.Error(err))
+		}
+	}()
 	if err := run(ctx, cfg, p, log); err != nil {
 		log.Error("flowsieve run failed", zap.Error(err))
 		return exitFailure
