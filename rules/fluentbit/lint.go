@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/flowsieve/flowsieve/codec"
+	"github.com/flowsieve/flowsieve/internal/quote"
 	"github.com/flowsieve/flowsieve/internal/ruby"
 )
 
@@ -49,7 +50,7 @@ func (res *Result) lint(g *Grep, opt Options) {
 			warn(r.Prop.Pos, "%s: the pattern %q begins or ends with white space, which Fluent Bit keeps (the key ends at the first space; the rest is the pattern, verbatim)", r.Text(), w)
 		}
 		if re, err := ruby.Compile(r.Pat.Ruby); err == nil && re.Backtracks() {
-			warn(r.Prop.Pos, "%s: pattern %q uses Onigmo features RE2 cannot run (look-around, back-references, ...); flowsieve runs it on its backtracking engine, which is slower", r.Text(), r.Pat.Body)
+			warn(r.Prop.Pos, "%s: pattern %s uses Onigmo features RE2 cannot run (look-around, back-references, ...); flowsieve runs it on its backtracking engine, which is slower", r.Text(), quote.Cut(r.Pat.Body))
 		}
 	}
 	if (res.Form == FormOperator || res.Form == FormConfigMap) && g.Op == Legacy {
