@@ -1,13 +1,15 @@
-// Package ruby reproduces what Ruby does with a record in fluentd's and
-// Fluent Bit's grep filters, so that an imported rule means what it meant
-// there:
+// Package ruby reproduces what Ruby does with a record in fluentd's grep
+// filter, and the Onigmo regexes Fluent Bit's grep uses too, so that an
+// imported rule means what it meant there:
 //
 //   - Onigmo regexes (Ruby's Regexp; Fluent Bit links Onigmo too):
 //     Compile translates a pattern to Go's RE2 with the same meaning, or,
 //     when it needs look-around, back-references or atomic groups, to
 //     regexp2's (.NET) syntax, run with a time budget per match
 //     (MatchBudget; timeouts are counted, see Timeouts). What neither
-//     engine expresses exactly is refused with the reason.
+//     engine expresses exactly is refused with the reason: a filter that
+//     silently matched something else would be worse than an import that
+//     stops.
 //   - Ruby's to_s of a JSON value (ToS), the text fluentd's grep matches.
 //   - fluentd's record_accessor keys ($.a.b[0], $['a']['b']):
 //     ParseAccessor.
