@@ -18,9 +18,8 @@ const maxDepth = 512
 const extraIndexFrom = 16
 
 // extraIndexKeep is the most slots of an index a Flow keeps for the next
-// record; a larger one (from a record of many members) is dropped, so that
-// clearing it does not cost every later record.
-const extraIndexKeep = 4096
+// record (8 MiB; a record of 1 MiB holds at most about 170,000 members).
+const extraIndexKeep = 1 << 20
 
 // DecodeJSON parses one JSON object into f, replacing what f held. Any
 // object is a record: Calico's fields are typed when present, other members
@@ -696,6 +695,9 @@ type extraIndex struct {
 	slots []uint64 // hash<<32 | position+1; 0 is empty
 	n     int      // positions held; 0: not built for this record
 	seed  maphash.Seed
+	// probes counts the slots looked at since the index was built for
+	// this record: the work, which tests check grows linearly.
+	probes int
 }
 
 func (x *extraIndex) hash(key string) uint64 {
@@ -712,10 +714,18 @@ func (x *extraIndex) build(extra []Member) {
 	for size < 4*len(extra) {
 		size *= 2
 	}
-	if len(x.slots) < size {
+	x.probes = 0
+	x.rebuild(extra, size)
+}
+
+// rebuild indexes extra afresh in a table of size slots, reusing the
+// table's memory when it is large enough.
+func (x *extraIndex) rebuild(extra []Member, size int) {
+	if cap(x.slots) < size {
 		x.slots = make([]uint64, size)
 	} else {
 		x.slots = x.slots[:size]
+		clear(x.slots)
 	}
 	x.n = 0
 	for i := range extra {
@@ -728,6 +738,7 @@ func (x *extraIndex) find(extra []Member, key string) (int, bool) {
 	h := x.hash(key)
 	mask := uint64(len(x.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
+		x.probes++
 		s := x.slots[i]
 		if s == 0 {
 			return 0, false
@@ -743,11 +754,7 @@ func (x *extraIndex) find(extra []Member, key string) (int, bool) {
 // add indexes key at position pos, growing the table past half full.
 func (x *extraIndex) add(extra []Member, key string, pos int) {
 	if 2*(x.n+1) > len(x.slots) {
-		x.slots = make([]uint64, 2*len(x.slots))
-		x.n = 0
-		for i := range extra[:pos] {
-			x.put(x.hash(extra[i].Key), i)
-		}
+		x.rebuild(extra[:pos], 2*len(x.slots))
 	}
 	x.put(x.hash(key), pos)
 }
@@ -757,21 +764,25 @@ func (x *extraIndex) put(h uint64, pos int) {
 	i := h & mask
 	for x.slots[i] != 0 {
 		i = (i + 1) & mask
+		x.probes++
 	}
+	x.probes++
 	x.slots[i] = h>>32<<32 | uint64(pos+1)
 	x.n++
 }
 
-// reset empties the table for the next record; one grown by a record of
-// many members is dropped, so clearing it does not cost every later one.
+// reset empties the table for the next record. Only a record that used
+// it pays, for the slots it used; the memory stays for the next such
+// record unless it is very large.
 func (x *extraIndex) reset() {
 	if x.n == 0 {
 		return
 	}
-	if len(x.slots) > extraIndexKeep {
-		x.slots = x.slots[:0:0]
+	if cap(x.slots) > extraIndexKeep {
+		x.slots = nil
 	} else {
 		clear(x.slots)
+		x.slots = x.slots[:0]
 	}
 	x.n = 0
 }

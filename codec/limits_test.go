@@ -67,14 +67,20 @@ func bestCPU(t *testing.T, rec []byte, runs, reps int) time.Duration {
 func TestQuadraticMembers(t *testing.T) {
 	small, large := membersRecord(6000), membersRecord(60000)
 	bestCPU(t, large, 1, 2) // warm up
-	tSmall := bestCPU(t, small, 5, 50) / 50
-	tLarge := bestCPU(t, large, 5, 5) / 5
-	ratio := float64(tLarge) / float64(tSmall)
-	t.Logf("6k members %v, 60k members %v: ratio %.1f (%.0f and %.0f ns/member)",
-		tSmall, tLarge, ratio, float64(tSmall)/6000, float64(tLarge)/60000)
-	if ratio > 15 {
-		t.Fatalf("decoding 10x the members took %.1fx the time (want <= 15): quadratic", ratio)
+	// A quadratic decoder is ~100x on every attempt; a linear one can
+	// exceed 15x only when other processes crowd the caches during one.
+	best := math.Inf(1)
+	for attempt := range 3 {
+		tSmall := bestCPU(t, small, 7, 50) / 50
+		tLarge := bestCPU(t, large, 7, 5) / 5
+		ratio := float64(tLarge) / float64(tSmall)
+		t.Logf("attempt %d: 6k members %v, 60k members %v: ratio %.1f (%.0f and %.0f ns/member)",
+			attempt+1, tSmall, tLarge, ratio, float64(tSmall)/6000, float64(tLarge)/60000)
+		if best = min(best, ratio); best <= 15 {
+			return
+		}
 	}
+	t.Fatalf("decoding 10x the members took %.1fx the time (want <= 15): quadratic", best)
 }
 
 // Duplicate members in a record past the index threshold: the last value
