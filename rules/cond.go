@@ -99,7 +99,7 @@ type valueMode uint8
 
 const (
 	modeNative    valueMode = iota // strings, numbers and booleans as written; each scalar of an array or object
-	modeFluentd                    // Ruby's to_s of the value (see ruby.go); errors keep the record
+	modeFluentd                    // Ruby's to_s of the value (ruby.ToS); errors keep the record
 	modeFluentBit                  // only string values match; no conversion, no errors
 )
 
