@@ -67,7 +67,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitUsage
 		}
 	}
-	if err := refuseClobber(nil, []output{{"--cpuprofile", p.profiles.cpu}}, []string{p.rulesFile}); err != nil {
+	if err := refuseClobber(nil, p.profiles.outputs(), []string{p.rulesFile}); err != nil {
 		fmt.Fprintf(stderr, "flowsieve bench: %v\n", err)
 		return exitUsage
 	}

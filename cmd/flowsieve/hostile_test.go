@@ -216,3 +216,32 @@ func TestFilterInterrupted(t *testing.T) {
 		stdin = old
 	}
 }
+
+// TestProfileClobbersInput: run's and bench's profile files are outputs
+// too: one that is the rule file or the config file is refused before
+// anything is written.
+func TestProfileClobbersInput(t *testing.T) {
+	dir := t.TempDir()
+	rulesFile := filepath.Join(dir, "rules.yaml")
+	body := "filters: []\n"
+	os.WriteFile(rulesFile, []byte(body), 0o644)
+	cfgFile := filepath.Join(dir, "flowsieve.yaml")
+	cfgBody := "rules:\n  file: " + rulesFile + "\n"
+	os.WriteFile(cfgFile, []byte(cfgBody), 0o644)
+	for _, args := range [][]string{
+		{"run", "--config", cfgFile, "--cpuprofile", rulesFile},
+		{"run", "--config", cfgFile, "--mutexprofile", cfgFile},
+		{"bench", "--rules", rulesFile, "--cpuprofile", rulesFile},
+	} {
+		var so, se bytes.Buffer
+		if code := dispatch(context.Background(), args, &so, &se); code != exitUsage || !strings.Contains(se.String(), "is the input") {
+			t.Errorf("%v: exit %d, %s", args, code, se.String())
+		}
+	}
+	if b, _ := os.ReadFile(rulesFile); string(b) != body {
+		t.Errorf("the rule file changed: %q", b)
+	}
+	if b, _ := os.ReadFile(cfgFile); string(b) != cfgBody {
+		t.Errorf("the config file changed: %q", b)
+	}
+}

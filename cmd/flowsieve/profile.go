@@ -27,6 +27,11 @@ func (p *profiles) register(fs *pflag.FlagSet, block bool) {
 	}
 }
 
+// outputs are the profile files, for refuseClobber.
+func (p *profiles) outputs() []output {
+	return []output{{"--cpuprofile", p.cpu}, {"--blockprofile", p.block}, {"--mutexprofile", p.mutex}}
+}
+
 // start begins the requested profiles; stop ends them and writes the
 // files.
 func (p *profiles) start() (stop func() error, err error) {

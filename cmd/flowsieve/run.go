@@ -73,6 +73,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer func() { _ = log.Sync() }()
 	log.Info("flowsieve starting", buildFields()...)
+	if err := refuseClobber(nil, p.profiles.outputs(), runInputs(p.configFile, cfg)); err != nil {
+		fmt.Fprintln(stderr, "flowsieve run:", err)
+		return exitUsage
+	}
 	stopProfiles, err := p.profiles.start()
 	if err != nil {
 		log.Error("flowsieve run failed", zap.Error(err))
@@ -88,6 +92,16 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// runInputs are the files run reads, which no output file may be.
+func runInputs(configFile string, cfg *config.Config) []string {
+	in := []string{cfg.Rules.File, cfg.Kafka.SASL.PasswordFile, cfg.Kafka.TLS.CAFile, cfg.Kafka.TLS.CertFile,
+		cfg.Kafka.TLS.KeyFile, cfg.Embedded.TLSCertFile, cfg.Embedded.TLSKeyFile, cfg.Metrics.WebConfigFile}
+	if configFile != "" {
+		in = append(in, configFile)
+	}
+	return in
 }
 
 func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) error {
