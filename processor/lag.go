@@ -14,22 +14,6 @@ import (
 	"go.uber.org/zap"
 )
 
-// Consumer lag is how far processing, not fetching, is behind the input:
-//
-//	lag = log end offset - offset of the first record not yet finished
-//
-// A record is finished when it will not be processed again: at-least-once,
-// once every output of it and of every earlier record of its partition is
-// acknowledged (the offset the worker marks for commit); exactly-once, once
-// the transaction that routed it commits. Records fetched but waiting, or
-// stalled on an output that cannot be written, count as lag.
-//
-// The log end offset is the high watermark (exactly-once, which reads
-// committed input only: the last stable offset). Each fetch brings it for
-// free; the partitions that are not fetched, paused by back-pressure or
-// idle, get it from a listing every Config.LagRefreshInterval (refreshLag),
-// so their lag keeps growing while the input does.
-
 // lagTracker holds one input partition's lag and its gauge. end, done,
 // start and committed are offsets, -1 while unknown.
 type lagTracker struct {
@@ -120,27 +104,6 @@ func (l *lagTracker) knowsNext() bool {
 	return l.done.Load() >= 0 || l.start.Load() >= 0
 }
 
-// lagWorkers returns the workers of the partitions assigned now, in either
-// delivery mode, and the number of assigned partitions.
-func (p *Pipeline) lagWorkers() ([]*worker, int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.txn != nil {
-		ws := make([]*worker, 0, len(p.txn.parts))
-		for tp, part := range p.txn.parts {
-			if p.txn.owned[tp] {
-				ws = append(ws, part.w)
-			}
-		}
-		return ws, len(p.txn.owned)
-	}
-	ws := make([]*worker, 0, len(p.workers))
-	for _, w := range p.workers {
-		ws = append(ws, w)
-	}
-	return ws, len(p.workers)
-}
-
 // refreshLag lists the end offsets of the assigned input partitions every
 // LagRefreshInterval until ctx ends, so that the lag of partitions not
 // being fetched (paused by back-pressure, or stalled) still follows the
@@ -178,7 +141,7 @@ func (p *Pipeline) refreshLag(ctx context.Context) {
 }
 
 func (p *Pipeline) refreshLagOnce(ctx context.Context, adm *kadm.Client) error {
-	ws, _ := p.lagWorkers()
+	ws := p.registered()
 	if len(ws) == 0 {
 		return nil
 	}

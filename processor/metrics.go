@@ -132,6 +132,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// Totals are record counts since the pipeline started, as the summary log
+// line reports them. Outside copy mode each input counts as exactly one of
+// Kept, Dropped and Invalid, and as Flagged besides (see Routing in the
+// package doc); Out counts acknowledged output records.
+type Totals struct {
+	In, Out, Kept, Dropped, Flagged, Invalid int64
+}
+
+// Totals returns the counts so far.
+func (m *Metrics) Totals() Totals {
+	return Totals{In: m.in.Load(), Out: m.out.Load(), Kept: m.kept.Load(), Dropped: m.drops.Load(), Flagged: m.flags.Load(), Invalid: m.invalid.Load()}
+}
+
 // RulesLoaded records a load or reload of the rule file: set is the Set
 // now serving (nil when err is not nil: the previous one keeps serving).
 // The per-rule series of rules set no longer has are deleted.

@@ -14,10 +14,23 @@ import (
 // cut to fit that topic: it holds the original length.
 const HeaderTruncated = "flowsieve.truncated"
 
-// recordOverhead bounds what a record batch adds around a single record
-// (batch header, record framing, varints), so a record that passes the
-// check also fits once framed.
-const recordOverhead = 512
+// Sizes are estimated on the safe side: a record that passes the check
+// must also fit once framed, since one the brokers refuse would stall its
+// partition.
+const (
+	// recordOverhead bounds what a record batch adds around a single
+	// record: the batch header (61 bytes in format v2), the record's
+	// framing and varints (under 30), with room to spare for
+	// compression's worst case on tiny records.
+	recordOverhead = 512
+	// headerOverhead bounds the framing of one header: the varint
+	// lengths of its key and value, five bytes each at most.
+	headerOverhead = 10
+	// truncatedHeaderRoom is kept free when an invalid record is cut to
+	// fit: HeaderTruncated (19 bytes), its value (up to 20 digits) and
+	// its framing.
+	truncatedHeaderRoom = 64
+)
 
 // lookupLimits sets each output topic's largest record: the smaller of
 // the producer's batch limit and the topic's max.message.bytes. Sizes are
@@ -32,7 +45,7 @@ func (p *Pipeline) lookupLimits(ctx context.Context, topics []string) {
 	rcs, err := kadm.NewClient(p.producer).DescribeTopicConfigs(ctx, topics...)
 	if err != nil {
 		p.log.Warn("could not read the output topics' max.message.bytes; using output.batch_max_bytes alone", zap.Error(err))
-		return
+		rcs = nil
 	}
 	for _, rc := range rcs {
 		if rc.Err != nil {
@@ -46,6 +59,9 @@ func (p *Pipeline) lookupLimits(ctx context.Context, topics []string) {
 				p.outMax[rc.Name] = n
 			}
 		}
+	}
+	for o, t := range p.router.topics {
+		p.router.limit[o] = p.outMax[t]
 	}
 }
 
@@ -62,49 +78,20 @@ func (p *Pipeline) batchMaxBytes(topic string) int32 {
 func recordSize(key, value []byte, headers []kgo.RecordHeader) int {
 	n := len(key) + len(value) + recordOverhead
 	for _, h := range headers {
-		n += len(h.Key) + len(h.Value) + 10
+		n += len(h.Key) + len(h.Value) + headerOverhead
 	}
 	return n
 }
 
 // checkSize reports an error naming the topic and both sizes when value,
-// with rec's key and headers, is too large for topic.
-func (p *Pipeline) checkSize(topic string, rec *kgo.Record, value []byte) error {
-	limit, ok := p.outMax[topic]
-	if !ok {
+// with rec's key and headers, is too large for output o.
+func (rt *router) checkSize(o output, rec *kgo.Record, value []byte) error {
+	limit := rt.limit[o]
+	if limit <= 0 {
 		return nil
 	}
 	if n := recordSize(rec.Key, value, rec.Headers); n > limit {
-		return fmt.Errorf("oversize: the %s record would be about %d bytes, over the %d-byte limit of that topic (max.message.bytes, output.batch_max_bytes)", topic, n, limit)
+		return fmt.Errorf("oversize: the %s record would be about %d bytes, over the %d-byte limit of that topic (max.message.bytes, output.batch_max_bytes)", rt.topics[o], n, limit)
 	}
 	return nil
-}
-
-// checkSizes checks a routed record's outputs: the threat JSON when
-// flagged, and the raw record when kept as it came.
-func (p *Pipeline) checkSizes(rec *kgo.Record, threat []byte, keep bool) error {
-	if threat != nil {
-		if err := p.checkSize(p.cfg.ThreatsTopic, rec, threat); err != nil {
-			return err
-		}
-	}
-	if keep && !p.cfg.KeptJSON {
-		return p.checkSize(p.cfg.KeptTopic, rec, rec.Value)
-	}
-	return nil
-}
-
-// produceInvalid sends e's input, unchanged, to the invalid topic; a value
-// too large even for that topic is cut to fit, and HeaderTruncated holds
-// its original length.
-func (w *worker) produceInvalid(e *entry, headers []kgo.RecordHeader) {
-	topic := w.p.cfg.InvalidTopic
-	v := e.rec.Value
-	if limit, ok := w.p.outMax[topic]; ok {
-		if room := limit - recordSize(e.rec.Key, nil, headers) - 64; len(v) > room {
-			headers = append(headers, kgo.RecordHeader{Key: HeaderTruncated, Value: strconv.AppendInt(nil, int64(len(v)), 10)})
-			v = v[:max(room, 0)]
-		}
-	}
-	w.produce(e, topic, v, headers)
 }

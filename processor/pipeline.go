@@ -1,29 +1,15 @@
-// Package processor is the flowsieve pipeline: a consumer group over the raw
-// flow-log topics, one worker goroutine per assigned partition that decodes
-// each record, judges it with the current rules and produces its outputs
-// (kept, threats, invalid), and at-least-once commits: an input offset is
-// committed only after the outputs of that record and of every earlier
-// record of its partition are acknowledged.
-//
-// Shape (after franz-go's goroutine_per_partition_consuming examples):
-// BlockRebalanceOnPoll keeps the worker map owned by the poll loop and the
-// rebalance callbacks; AutoCommitMarks commits what workers mark, and the
-// revoke callback drains the workers and commits before partitions go.
 package processor
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 	"go.uber.org/zap"
 )
 
@@ -41,11 +27,14 @@ type Pipeline struct {
 	producedC map[string]prometheus.Counter
 	// outMax is each output topic's largest record (see oversize.go).
 	outMax map[string]int
+	router router
 	// txn is set in exactly-once mode: consumer and producer are then
 	// one transactional client (see transact.go).
 	txn *transactor
 
-	mu      sync.Mutex // guards workers for readers outside the poll loop
+	// workers is the registry of the input partitions this member
+	// works on, one worker each, in both delivery modes (registry.go).
+	mu      sync.Mutex
 	workers map[topicPartition]*worker
 
 	stalled atomic.Int32 // partitions whose produce failed and has not yet succeeded again
@@ -58,7 +47,6 @@ type Pipeline struct {
 	brokerDown atomic.Pointer[string]
 	joined     atomic.Bool
 	running    atomic.Bool
-	closeErr   error
 }
 
 type topicPartition struct {
@@ -83,6 +71,12 @@ func New(cfg Config) (*Pipeline, error) {
 		log:     cfg.Logger,
 		m:       cfg.Metrics,
 		workers: make(map[topicPartition]*worker),
+		router: router{
+			topics:   [numOutputs]string{outKept: cfg.KeptTopic, outThreats: cfg.ThreatsTopic, outInvalid: cfg.InvalidTopic},
+			copy:     cfg.Copy,
+			keptJSON: cfg.KeptJSON,
+			limits:   cfg.Limits,
+		},
 	}
 	if cfg.ExactlyOnce {
 		if err := p.newTransact(); err != nil {
@@ -91,33 +85,14 @@ func New(cfg Config) (*Pipeline, error) {
 		return p, nil
 	}
 
-	codec, _ := compressionCodec(cfg.Compression)
-	prodOpts := append(p.commonOpts("producer"),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProducerBatchCompression(codec),
-		kgo.ProducerLinger(cfg.Linger),
-		kgo.ProducerBatchMaxBytesFn(p.batchMaxBytes),
-		// No RecordDeliveryTimeout: it counts from the record's timestamp,
-		// which outputs take from their input; see deliveryDeadline.
-		kgo.MaxBufferedRecords(250000),
-		kgo.MaxBufferedBytes(256<<20),
-		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotence is on by default and needs all acks
-	)
 	var err error
-	if p.producer, err = kgo.NewClient(prodOpts...); err != nil {
+	if p.producer, err = kgo.NewClient(append(p.commonOpts("producer"), p.producerOpts()...)...); err != nil {
 		return nil, fmt.Errorf("creating Kafka producer: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.StartTimeout)
-	defer cancel()
-	if err := p.producer.Ping(ctx); err != nil {
-		p.producer.Close()
-		return nil, fmt.Errorf("cannot reach Kafka brokers %s within %s: %w", strings.Join(cfg.Brokers, ","), cfg.StartTimeout, err)
-	}
-	if err := p.lookupOutputs(ctx); err != nil {
+	if err := p.connect(); err != nil {
 		p.producer.Close()
 		return nil, err
 	}
-	p.checkInputs(ctx)
 
 	consOpts := append(p.commonOpts("consumer"), p.inputOpts()...)
 	consOpts = append(consOpts,
@@ -135,94 +110,8 @@ func New(cfg Config) (*Pipeline, error) {
 	return p, nil
 }
 
-// commonOpts are the options both clients share; cfg.ClientOpts (TLS, SASL)
-// come last so they can override.
-func (p *Pipeline) commonOpts(role string) []kgo.Opt {
-	km := kprom.NewMetrics("flowsieve_kafka",
-		kprom.Registerer(p.cfg.Registry),
-		kprom.WithStaticLabel(map[string]string{"client": role}),
-	)
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(p.cfg.Brokers...),
-		kgo.ClientID(p.cfg.ClientID),
-		kgo.WithLogger(kgoLogger{p.log.With(zap.String("kafka_client", role))}),
-		kgo.WithHooks(km),
-	}
-	return append(opts, p.cfg.ClientOpts...)
-}
-
-func (p *Pipeline) lookupOutputs(ctx context.Context) error {
-	outs := []string{p.cfg.KeptTopic}
-	if !p.cfg.Copy {
-		outs = append(outs, p.cfg.ThreatsTopic, p.cfg.InvalidTopic)
-	}
-	td, err := kadm.NewClient(p.producer).ListTopics(ctx, outs...)
-	if err != nil {
-		return fmt.Errorf("looking up output topics: %w", err)
-	}
-	p.outParts = make(map[string]int32, len(outs))
-	p.producedC = make(map[string]prometheus.Counter, len(outs))
-	var missing []string
-	for _, t := range outs {
-		d, ok := td[t]
-		if !ok || d.Err != nil || len(d.Partitions) == 0 {
-			missing = append(missing, t)
-			continue
-		}
-		p.outParts[t] = int32(len(d.Partitions))
-		p.producedC[t] = p.m.produced.WithLabelValues(t)
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("output topic(s) %s do not exist: create them (the embedded broker does this itself)", strings.Join(missing, ", "))
-	}
-	p.lookupLimits(ctx, outs)
-	return nil
-}
-
-// checkInputs warns about listed input topics that do not exist: the group
-// waits for them rather than failing, since they may be created later.
-func (p *Pipeline) checkInputs(ctx context.Context) {
-	if len(p.cfg.Topics) == 0 {
-		return
-	}
-	td, err := kadm.NewClient(p.producer).ListTopics(ctx, p.cfg.Topics...)
-	if err != nil {
-		return
-	}
-	for _, t := range p.cfg.Topics {
-		if d, ok := td[t]; !ok || d.Err != nil {
-			p.log.Warn("input topic does not exist yet; consuming it once it is created", zap.String("topic", t))
-		}
-	}
-}
-
 // Metrics returns the pipeline's metrics (cmd feeds rule reloads into it).
 func (p *Pipeline) Metrics() *Metrics { return p.m }
-
-// inputOpts are the consumer options both delivery modes share: the group,
-// where a partition without a commit starts, fetch sizes and the topics.
-func (p *Pipeline) inputOpts() []kgo.Opt {
-	cfg := p.cfg
-	start := kgo.NewOffset().AtStart()
-	if cfg.StartLatest {
-		start = kgo.NewOffset().AtEnd()
-	}
-	opts := []kgo.Opt{
-		kgo.ConsumerGroup(cfg.Group),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
-		kgo.ConsumeResetOffset(start),
-		kgo.SessionTimeout(cfg.SessionTimeout),
-		kgo.FetchMaxBytes(32 << 20),
-		kgo.FetchMaxPartitionBytes(4 << 20),
-		// A partition resumed after back-pressure joins the next fetch only
-		// once the fetch in flight returns; an idle fetch waits this long.
-		kgo.FetchMaxWait(250 * time.Millisecond),
-	}
-	if cfg.TopicRegex != "" {
-		return append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(cfg.TopicRegex))
-	}
-	return append(opts, kgo.ConsumeTopics(cfg.Topics...))
-}
 
 // background starts the goroutines that live as long as Run: the periodic
 // summary, the broker reachability ping and the listing of input end
@@ -247,29 +136,33 @@ func (p *Pipeline) background(ctx context.Context) (stop func()) {
 // Run consumes until ctx is cancelled, then stops taking records, waits for
 // in-flight produces, commits, and leaves the group. It closes both clients.
 func (p *Pipeline) Run(ctx context.Context) error {
-	if p.txn != nil {
-		return p.runTransact(ctx)
-	}
 	p.running.Store(true)
 	defer p.running.Store(false)
 	stopBackground := p.background(ctx)
 	defer stopBackground()
-	p.log.Info("pipeline starting",
+	fields := []zap.Field{
 		zap.Strings("brokers", p.cfg.Brokers), zap.Strings("topics", p.cfg.Topics), zap.String("topic_regex", p.cfg.TopicRegex),
 		zap.String("group", p.cfg.Group), zap.String("kept_topic", p.cfg.KeptTopic),
-		zap.String("threats_topic", p.cfg.ThreatsTopic), zap.String("invalid_topic", p.cfg.InvalidTopic), zap.Bool("copy", p.cfg.Copy))
+		zap.String("threats_topic", p.cfg.ThreatsTopic), zap.String("invalid_topic", p.cfg.InvalidTopic), zap.Bool("copy", p.cfg.Copy),
+	}
+	if t := p.txn; t != nil {
+		p.log.Info("pipeline starting (exactly-once: transactions)", append(fields,
+			zap.String("transactional_id", t.id), zap.Duration("transaction_timeout", t.timeout),
+			zap.Int("transaction_max_records", t.max), zap.Duration("transaction_interval", t.interval))...)
+		return p.runTransact(ctx, stopBackground)
+	}
+	p.log.Info("pipeline starting (at-least-once)", fields...)
+	return p.runAtLeastOnce(ctx, stopBackground)
+}
 
+// runAtLeastOnce is Run for at-least-once delivery.
+func (p *Pipeline) runAtLeastOnce(ctx context.Context, stopBackground func()) error {
 	for {
 		fetches := p.consumer.PollRecords(ctx, pollMax)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			break
 		}
-		fetches.EachError(func(t string, part int32, err error) {
-			if errors.Is(err, context.Canceled) {
-				return
-			}
-			p.log.Warn("fetch error", zap.String("topic", t), zap.Int32("partition", part), zap.Error(err))
-		})
+		p.logFetchErrors(fetches)
 		polled := time.Now()
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 			if len(fp.Records) == 0 {
@@ -290,7 +183,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	// Close leaves the group; the final revoke drains every worker and
 	// commits what was acknowledged (see revoked).
 	p.consumer.Close()
-	fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	fctx, cancel := context.WithTimeout(context.Background(), shutdownFlushTimeout)
 	err := p.producer.Flush(fctx)
 	cancel()
 	p.producer.Close()
@@ -299,8 +192,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return fmt.Errorf("flushing producer at shutdown: %w", err)
 	}
 	p.log.Info("pipeline stopped")
-	return p.closeErr
+	return nil
 }
+
+// shutdownFlushTimeout bounds the producer's flush at shutdown. The final
+// revoke has already waited for every routed record's outputs (up to the
+// delivery timeout); what is left to flush was given up on there, and is
+// not committed, so a stop must not wait on it for long when the brokers
+// are gone.
+const shutdownFlushTimeout = 30 * time.Second
 
 func (p *Pipeline) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	p.joined.Store(true)
@@ -310,20 +210,9 @@ func (p *Pipeline) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 	// A partition paused by an earlier owner's back-pressure stays paused
 	// in the client until resumed.
 	cl.ResumeFetchPartitions(assigned)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for topic, parts := range assigned {
-		for _, part := range parts {
-			tp := topicPartition{topic, part}
-			if p.workers[tp] != nil {
-				continue
-			}
-			w := newWorker(p, tp)
-			p.workers[tp] = w
-			go w.run()
-		}
+	for _, w := range p.addWorkers(assigned) {
+		go w.run()
 	}
-	p.m.assigned.Set(float64(len(p.workers)))
 	p.log.Info("partitions assigned", zap.Any("partitions", assigned))
 }
 
@@ -347,20 +236,10 @@ func (p *Pipeline) lost(_ context.Context, _ *kgo.Client, lost map[string][]int3
 }
 
 func (p *Pipeline) stopWorkers(tps map[string][]int32) {
-	var stopping []*worker
-	p.mu.Lock()
-	for topic, parts := range tps {
-		for _, part := range parts {
-			tp := topicPartition{topic, part}
-			if w := p.workers[tp]; w != nil {
-				delete(p.workers, tp)
-				stopping = append(stopping, w)
-				close(w.quit)
-			}
-		}
+	stopping := p.removeWorkers(tps)
+	for _, w := range stopping {
+		close(w.quit)
 	}
-	p.m.assigned.Set(float64(len(p.workers)))
-	p.mu.Unlock()
 	for _, w := range stopping {
 		<-w.done
 		w.release()

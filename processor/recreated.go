@@ -10,32 +10,6 @@ import (
 	"go.uber.org/zap"
 )
 
-// An output topic deleted and created again under a running pipeline.
-//
-// franz-go never moves a topic name to a new topic ID: once its metadata
-// shows the recreated topic's new ID, every record to that topic fails
-// with UNKNOWN_TOPIC_ID, buffered or produced later, for the life of the
-// client, until the topic is purged from the client (its documented
-// recovery, "purge, then produce again"). A purge forgets the topic's
-// buffers, sequence numbers and ID; the next record to it loads fresh
-// metadata and goes to the new topic.
-//
-// A purge also fails, with "topic purged while buffered", whatever is
-// still buffered for the topic, including records other partitions
-// produced after the topic came back. Those fail like any produce failure
-// and their partitions retry them, but a purge per failed record would
-// keep failing the retries of the others. So the purges are counted: each
-// entry remembers the count when it was routed (entry.purges), and a
-// topic is purged again only for a failure of a record routed after its
-// last purge, that is, only when the client may still hold a stale ID.
-//
-// Purging is never done from a produce promise: PurgeTopicsFromProducing
-// runs on the client's metadata goroutine and waits for it, and the
-// promise goroutine must keep finishing records meanwhile. The partition
-// worker (at-least-once) purges before its retry, once nothing of its own
-// is in flight; the transactor (exactly-once) purges after the aborted
-// transaction's end, when nothing is in flight at all.
-
 // recreated tracks the purges of output topics.
 type recreated struct {
 	count atomic.Uint64 // purges so far, of any topic

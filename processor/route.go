@@ -18,92 +18,130 @@ const (
 	HeaderOffset    = "flowsieve.source.offset"
 )
 
-// route decides where one input record goes and produces it there:
-//
-//   - not a flow log: the invalid topic, bytes unchanged, reason and source
-//     in headers;
-//   - flagged by a threat rule: the threats topic, as JSON with the hits;
-//   - kept by the filters: the kept topic, as it came (or normalised JSON).
-//
-// A flagged flow that the filters keep goes to both. The rules are loaded
-// once, so the record is judged by one version. retry is set when the
-// record is produced again after a failure; counters then stay as they are.
-func (w *worker) route(e *entry, retry bool) {
-	e.left.Store(1) // held until every output is handed to the producer
-	e.purges = w.p.recreated.count.Load()
-	defer func() {
-		e.left.Add(-1)
-	}()
-	rec := e.rec
-	cfg := &w.p.cfg
-	if cfg.Copy {
-		w.produce(e, cfg.KeptTopic, rec.Value, rec.Headers)
-		return
-	}
+// output is one of the output topics; router.topics names them.
+type output uint8
 
-	if err := cfg.Limits.Decode(rec.Value, &w.flow); err != nil {
-		if !retry {
-			w.p.m.parseErrors.WithLabelValues(reasonClass(err)).Inc()
-			w.p.m.invalid.Add(1)
-		}
-		w.produceInvalid(e, w.invalidHeaders(rec, err))
-		return
-	}
+const (
+	outKept output = iota
+	outThreats
+	outInvalid
+	numOutputs
+)
 
-	set := cfg.Rules()
-	set.Judge(&w.flow, &w.verdict)
-	names := w.p.m.rules.counters(set, cfg.Rules)
-	var threat []byte
-	if w.verdict.Flagged() {
-		threat = rules.AppendThreatJSON(make([]byte, 0, 2*len(rec.Value)+256), &w.flow, set, &w.verdict)
-	}
-	// An output the brokers would refuse as too large would stall the
-	// partition for ever: the record goes to the invalid topic instead,
-	// before any of its outputs is produced.
-	if err := w.p.checkSizes(rec, threat, w.verdict.Keep); err != nil {
-		if !retry {
-			w.p.m.parseErrors.WithLabelValues("oversize").Inc()
-			w.p.m.invalid.Add(1)
-		}
-		w.produceInvalid(e, w.invalidHeaders(rec, err))
-		return
-	}
-	if threat != nil {
-		if !retry {
-			for _, h := range w.verdict.Threats {
-				names.by[seriesFlagged][h.Rule].Inc()
-			}
-			w.p.m.flags.Add(1)
-		}
-		w.produce(e, cfg.ThreatsTopic, threat, rec.Headers)
-	}
-	if !w.verdict.Keep {
-		if !retry {
-			names.by[seriesDropped][w.verdict.DropRule].Inc()
-			w.p.m.drops.Add(1)
-		}
-		return
-	}
-	if !retry {
-		w.p.m.kept.Add(1)
-	}
-	v := rec.Value
-	if cfg.KeptJSON {
-		v = codec.AppendJSON(make([]byte, 0, len(rec.Value)+len(rec.Value)/2), &w.flow)
-		if err := w.p.checkSize(cfg.KeptTopic, rec, v); err != nil {
-			// Normalised JSON can outgrow a raw record that fits.
-			if !retry {
-				w.p.m.parseErrors.WithLabelValues("oversize").Inc()
-			}
-			w.produceInvalid(e, w.invalidHeaders(rec, err))
-			return
-		}
-	}
-	w.produce(e, cfg.KeptTopic, v, rec.Headers)
+func (o output) String() string {
+	return [numOutputs]string{outKept: "kept", outThreats: "threats", outInvalid: "invalid"}[o]
 }
 
-func (w *worker) invalidHeaders(rec *kgo.Record, err error) []kgo.RecordHeader {
-	h := make([]kgo.RecordHeader, 0, len(rec.Headers)+4)
+// outRecord is one output record a decision produces.
+type outRecord struct {
+	to      output
+	value   []byte
+	headers []kgo.RecordHeader
+}
+
+// decision is where one input record goes and what it counts as: the
+// outputs to produce, in order, and the counters. Outside copy mode every
+// input counts as exactly one of kept, dropped and invalid, and as flagged
+// besides when a threat rule matched.
+type decision struct {
+	outs [2]outRecord // a threat record, then a kept or an invalid one
+	n    int
+
+	kept, dropped, flagged, invalid bool
+	// reason is the flowsieve_parse_errors_total label of an invalid input.
+	reason string
+	// dropRule is the filter that dropped the flow (Set.FilterNames).
+	dropRule int
+	// set is the rules version the flow was judged by; threats are its
+	// hits (the verdict's, valid until the next decision).
+	set     *rules.Set
+	threats []rules.Hit
+}
+
+func (d *decision) add(to output, value []byte, headers []kgo.RecordHeader) {
+	d.outs[d.n] = outRecord{to: to, value: value, headers: headers}
+	d.n++
+}
+
+// router decides where records go (the rule is in the package doc). Its
+// fields are fixed once the output topics are looked up, so decide is a
+// function of them, the record and the rules alone: no Kafka, no counters.
+type router struct {
+	topics   [numOutputs]string
+	copy     bool // every record to the kept topic as it came
+	keptJSON bool // kept records as normalised JSON instead of as they came
+	// limits bound one input record (Config.Limits).
+	limits codec.Limits
+	// limit is the largest record each output topic takes (see
+	// oversize.go); 0 where it is not known, and nothing is checked.
+	limit [numOutputs]int
+}
+
+// decide computes where rec goes, into d. f and v are the caller's scratch
+// space for the decoded flow and the verdict; d keeps references into
+// them (its threats) and into rec until the next call.
+func (rt *router) decide(rec *kgo.Record, set *rules.Set, f *codec.Flow, v *rules.Verdict, d *decision) {
+	*d = decision{dropRule: -1}
+	if rt.copy {
+		d.add(outKept, rec.Value, rec.Headers)
+		return
+	}
+	if err := rt.limits.Decode(rec.Value, f); err != nil {
+		rt.invalid(rec, reasonClass(err), err, d)
+		return
+	}
+	set.Judge(f, v)
+	d.set = set
+	if v.Flagged() {
+		threat := rules.AppendThreatJSON(make([]byte, 0, 2*len(rec.Value)+256), f, set, v)
+		// An output the brokers would refuse as too large would stall
+		// the partition for ever.
+		if err := rt.checkSize(outThreats, rec, threat); err != nil {
+			rt.invalid(rec, reasonOversize, err, d)
+			return
+		}
+		d.flagged, d.threats = true, v.Threats
+		d.add(outThreats, threat, rec.Headers)
+	}
+	if !v.Keep {
+		d.dropped, d.dropRule = true, v.DropRule
+		return
+	}
+	kept := rec.Value
+	if rt.keptJSON {
+		kept = codec.AppendJSON(make([]byte, 0, len(rec.Value)+len(rec.Value)/2), f)
+	}
+	// Normalised JSON can outgrow a raw record that fits.
+	if err := rt.checkSize(outKept, rec, kept); err != nil {
+		rt.invalid(rec, reasonOversize, err, d)
+		return
+	}
+	d.kept = true
+	d.add(outKept, kept, rec.Headers)
+}
+
+// reasonOversize is the parse-error label of a record with an output too
+// large for its topic.
+const reasonOversize = "oversize"
+
+// invalid sends rec, unchanged, to the invalid topic with err as the
+// reason; a value too large even for that topic is cut to fit, and
+// HeaderTruncated holds its original length.
+func (rt *router) invalid(rec *kgo.Record, reason string, err error, d *decision) {
+	d.invalid, d.reason = true, reason
+	headers := invalidHeaders(rec, err)
+	value := rec.Value
+	if limit := rt.limit[outInvalid]; limit > 0 {
+		if room := limit - recordSize(rec.Key, nil, headers) - truncatedHeaderRoom; len(value) > room {
+			headers = append(headers, kgo.RecordHeader{Key: HeaderTruncated, Value: strconv.AppendInt(nil, int64(len(value)), 10)})
+			value = value[:max(room, 0)]
+		}
+	}
+	d.add(outInvalid, value, headers)
+}
+
+func invalidHeaders(rec *kgo.Record, err error) []kgo.RecordHeader {
+	h := make([]kgo.RecordHeader, 0, len(rec.Headers)+5) // +1: room for HeaderTruncated
 	h = append(h, rec.Headers...)
 	return append(h,
 		kgo.RecordHeader{Key: HeaderReason, Value: []byte(err.Error())},
@@ -132,4 +170,54 @@ func reasonClass(err error) string {
 		return "text_" + se.Field
 	}
 	return "text"
+}
+
+// route decides where e goes and applies the decision. The rules are
+// loaded once, so the record is judged by one version. again is set when
+// the record is routed again (after a failed produce, or in an aborted
+// transaction): it was counted the first time.
+func (w *worker) route(e *entry, again bool) {
+	e.left.Store(1) // held until every output is handed to the producer
+	e.purges = w.p.recreated.count.Load()
+	defer e.left.Add(-1)
+	var set *rules.Set
+	if !w.p.cfg.Copy {
+		set = w.p.cfg.Rules()
+	}
+	w.p.router.decide(e.rec, set, &w.flow, &w.verdict, &w.dec)
+	w.apply(e, &w.dec, again)
+}
+
+// apply carries out d for e, the one place a decision has effects: it
+// counts d, unless e is routed again, and hands d's outputs to the
+// producer.
+func (w *worker) apply(e *entry, d *decision, again bool) {
+	if !again {
+		w.count(d)
+	}
+	for i := range d.outs[:d.n] {
+		o := &d.outs[i]
+		w.produce(e, w.p.router.topics[o.to], o.value, o.headers)
+	}
+}
+
+func (w *worker) count(d *decision) {
+	m := w.p.m
+	switch { // none of the three in copy mode
+	case d.invalid:
+		m.parseErrors.WithLabelValues(d.reason).Inc()
+		m.invalid.Add(1)
+	case d.dropped:
+		m.rules.counters(d.set, w.p.cfg.Rules).by[seriesDropped][d.dropRule].Inc()
+		m.drops.Add(1)
+	case d.kept:
+		m.kept.Add(1)
+	}
+	if d.flagged {
+		byRule := m.rules.counters(d.set, w.p.cfg.Rules).by[seriesFlagged]
+		for _, h := range d.threats {
+			byRule[h.Rule].Inc()
+		}
+		m.flags.Add(1)
+	}
 }

@@ -12,33 +12,31 @@ import (
 func (p *Pipeline) summarize(ctx context.Context) {
 	t := time.NewTicker(p.cfg.SummaryInterval)
 	defer t.Stop()
-	m := p.m
-	last := time.Now()
-	prevIn, prevOut, prevKept, prevDrop, prevFlag, prevInv := m.in.Load(), m.out.Load(), m.kept.Load(), m.drops.Load(), m.flags.Load(), m.invalid.Load()
+	last, prev := time.Now(), p.m.Totals()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			in, out, kept, drop, flag, inv := m.in.Load(), m.out.Load(), m.kept.Load(), m.drops.Load(), m.flags.Load(), m.invalid.Load()
+			c := p.m.Totals()
 			secs := now.Sub(last).Seconds()
 			var lag int64
-			ws, parts := p.lagWorkers()
+			ws := p.registered()
 			for _, w := range ws {
 				lag += w.lag.value.Load()
 			}
 			p.log.Info("summary",
-				zap.Float64("in_per_sec", float64(in-prevIn)/secs),
-				zap.Float64("out_per_sec", float64(out-prevOut)/secs),
-				zap.Int64("kept", kept-prevKept),
-				zap.Int64("dropped", drop-prevDrop),
-				zap.Int64("flagged", flag-prevFlag),
-				zap.Int64("invalid", inv-prevInv),
+				zap.Float64("in_per_sec", float64(c.In-prev.In)/secs),
+				zap.Float64("out_per_sec", float64(c.Out-prev.Out)/secs),
+				zap.Int64("kept", c.Kept-prev.Kept),
+				zap.Int64("dropped", c.Dropped-prev.Dropped),
+				zap.Int64("flagged", c.Flagged-prev.Flagged),
+				zap.Int64("invalid", c.Invalid-prev.Invalid),
 				zap.Int64("lag", lag),
-				zap.Int("partitions", parts),
+				zap.Int("partitions", len(ws)),
 				zap.Int32("stalled_partitions", p.stalled.Load()),
 			)
-			last, prevIn, prevOut, prevKept, prevDrop, prevFlag, prevInv = now, in, out, kept, drop, flag, inv
+			last, prev = now, c
 		}
 	}
 }

@@ -55,10 +55,14 @@ type worker struct {
 	delivery deliveryDeadline
 	fifo     []*entry
 	head     int
-	backoff  time.Duration
+	backoff  backoff
 	flow     codec.Flow
 	verdict  rules.Verdict
+	dec      decision
 	consumed prometheus.Counter
+	// routedTo (exactly-once) is the offset after the last record
+	// routed: records below it are routed again after an abort.
+	routedTo int64
 }
 
 type batch struct {
@@ -151,9 +155,9 @@ func (w *worker) run() {
 			if retry == nil && w.outstanding.Load() == 0 {
 				if w.p.purgeRecreated(w.takeRecreated()) {
 					// The topic is back: no outage back-off.
-					w.backoff = 0
+					w.backoff.reset()
 				}
-				retry = time.After(w.nextBackoff())
+				retry = time.After(w.backoff.next())
 			}
 			continue
 		}
@@ -161,6 +165,12 @@ func (w *worker) run() {
 		w.advance()
 	}
 }
+
+// checkEvery is how many records processQueued routes between two looks
+// at a failure or a revoke: a revoke then waits for at most that many
+// records (well under a millisecond), and the look (an atomic load and a
+// channel poll) costs nothing per record.
+const checkEvery = 256
 
 // processQueued routes every queued record, stopping early to let a revoke
 // or a failure take over.
@@ -175,7 +185,7 @@ func (w *worker) processQueued() {
 		}
 		for bi, b := range q {
 			for i, r := range b.recs {
-				if i%256 == 0 && (w.failed.Load() || w.stopping()) {
+				if i%checkEvery == 0 && (w.failed.Load() || w.stopping()) {
 					w.requeue(q[bi:], i)
 					return
 				}
@@ -210,6 +220,11 @@ func (w *worker) stopping() bool {
 	}
 }
 
+// fifoCompactMin is the fewest finished entries at the front of fifo
+// worth moving the rest down for (when they are also over half of it):
+// copies stay rare, and the slack they leave is bounded.
+const fifoCompactMin = 4096
+
 // advance pops every fully acknowledged record off the front of fifo and
 // marks the last for commit.
 func (w *worker) advance() {
@@ -233,7 +248,7 @@ func (w *worker) advance() {
 	}
 	if w.head == len(w.fifo) {
 		w.fifo, w.head = w.fifo[:0], 0
-	} else if w.head > 4096 && w.head*2 > len(w.fifo) {
+	} else if w.head > fifoCompactMin && w.head*2 > len(w.fifo) {
 		left := copy(w.fifo, w.fifo[w.head:])
 		clear(w.fifo[left:]) // let the moved entries' old slots go
 		w.fifo, w.head = w.fifo[:left], 0
@@ -245,22 +260,12 @@ func (w *worker) advance() {
 	// Records before the failed one complete while it waits; only progress
 	// after the retry started means the failure is behind us.
 	if !w.failed.Load() && w.stalled.Swap(false) {
-		w.backoff = 0
+		w.backoff.reset()
 		w.p.stalled.Add(-1)
 		w.p.m.stalled.WithLabelValues(w.tp.topic, strconv.Itoa(int(w.tp.partition))).Set(0)
 		w.log.Info("partition progressing again after produce failure", zap.Int64("offset", last.rec.Offset))
 	}
 	w.maybeResume()
-}
-
-func (w *worker) nextBackoff() time.Duration {
-	switch {
-	case w.backoff == 0:
-		w.backoff = time.Second
-	case w.backoff < 30*time.Second:
-		w.backoff *= 2
-	}
-	return w.backoff
 }
 
 // retry routes and produces again every record not yet fully acknowledged,
@@ -269,18 +274,22 @@ func (w *worker) nextBackoff() time.Duration {
 func (w *worker) retry() {
 	w.failed.Store(false)
 	pending := w.fifo[w.head:]
-	w.log.Info("retrying partition after produce failure", zap.Int("records", len(pending)), zap.Duration("backoff", w.backoff))
+	w.log.Info("retrying partition after produce failure", zap.Int("records", len(pending)), zap.Duration("backoff", w.backoff.d))
 	for _, e := range pending {
 		e.failed.Store(false)
 		w.route(e, true)
 	}
 }
 
+// drainGrace is how long drain waits past the latest delivery deadline
+// for the producer to call the promises of records it gave up on.
+const drainGrace = 5 * time.Second
+
 // drain waits for the outputs in flight, then marks what they allowed.
 // Records queued but not yet routed are left for the partition's next
 // owner, which starts from the commit.
 func (w *worker) drain() {
-	deadline := time.NewTimer(w.p.cfg.DeliveryTimeout + 5*time.Second)
+	deadline := time.NewTimer(w.p.cfg.DeliveryTimeout + deliveryDeadlineSlack + drainGrace)
 	defer deadline.Stop()
 	for w.outstanding.Load() > 0 {
 		select {
@@ -341,22 +350,25 @@ func (w *worker) produce(e *entry, topic string, value []byte, headers []kgo.Rec
 // instead, which franz-go checks where it checks the timeout (never for a
 // batch whose outcome is unknown, so idempotence holds).
 //
-// One context serves every record produced within a second: its deadline
-// is between DeliveryTimeout and DeliveryTimeout+1s after their produce,
-// and a timer per record would cost more than the produce itself. A
-// replaced context is not cancelled, records in flight still use it; it
-// ends at its deadline.
+// One context serves every record produced within deliveryDeadlineSlack:
+// its deadline is between DeliveryTimeout and DeliveryTimeout plus the
+// slack after their produce, and a timer per record would cost more than
+// the produce itself. A replaced context is not cancelled, records in
+// flight still use it; it ends at its deadline.
 type deliveryDeadline struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	renew  time.Time
 }
 
+// deliveryDeadlineSlack is how long one deadline context is handed out.
+const deliveryDeadlineSlack = time.Second
+
 func (d *deliveryDeadline) context(timeout time.Duration) context.Context {
 	now := time.Now()
 	if d.ctx == nil || now.After(d.renew) {
-		d.ctx, d.cancel = context.WithDeadline(context.Background(), now.Add(timeout+time.Second))
-		d.renew = now.Add(time.Second)
+		d.ctx, d.cancel = context.WithDeadline(context.Background(), now.Add(timeout+deliveryDeadlineSlack))
+		d.renew = now.Add(deliveryDeadlineSlack)
 	}
 	return d.ctx
 }
