@@ -94,44 +94,40 @@ func checkEndpoints(t *testing.T, p *processor.Pipeline, ins []input) {
 // inputs' timestamps.
 func TestOldInputs(t *testing.T) {
 	t.Parallel()
-	for _, exactly := range []bool{false, true} {
-		name := map[bool]string{false: "at_least_once", true: "exactly_once"}[exactly]
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, 2)
-			rulesFile := writeRules(t, t.TempDir(), testRules)
-			ins := makeInputs("old", 2000, e.parts, map[int32]int{})
-			written := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
-			recs := make([]*kgo.Record, len(ins))
-			for i, in := range ins {
-				recs[i] = &kgo.Record{Topic: rawTopic, Partition: in.partition, Key: []byte(in.key), Value: in.value,
-					Timestamp: written, Headers: []kgo.RecordHeader{{Key: "origin", Value: []byte("e2e")}}}
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if err := e.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-				t.Fatal(err)
-			}
-			e.startPipeline("old", rulesFile, func(c *processor.Config) {
-				c.DeliveryTimeout = 5 * time.Second
-				if exactly {
-					exactlyOnce(c)
-				}
-			})
-			e.waitCommitted("old", 60*time.Second)
-			read := e.readTopics
+	bothModes(t, func(t *testing.T, exactly bool) {
+		e := newEnv(t, 2)
+		rulesFile := writeRules(t, t.TempDir(), testRules)
+		ins := makeInputs("old", 2000, e.parts, map[int32]int{})
+		written := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+		recs := make([]*kgo.Record, len(ins))
+		for i, in := range ins {
+			recs[i] = &kgo.Record{Topic: rawTopic, Partition: in.partition, Key: []byte(in.key), Value: in.value,
+				Timestamp: written, Headers: []kgo.RecordHeader{{Key: "origin", Value: []byte("e2e")}}}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := e.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		e.startPipeline("old", rulesFile, func(c *processor.Config) {
+			c.DeliveryTimeout = 5 * time.Second
 			if exactly {
-				read = e.readCommitted
-			}
-			outs := read(keptTopic, threatsTopic, invalidTopic)
-			e.check(ins, exactly, false, outs)
-			for topic, rs := range outs {
-				for _, r := range rs {
-					if !r.Timestamp.Equal(written) {
-						t.Fatalf("%s: %s has timestamp %v, want its input's %v", topic, r.Key, r.Timestamp, written)
-					}
-				}
+				exactlyOnce(c)
 			}
 		})
-	}
+		e.waitCommitted("old", 60*time.Second)
+		read := e.readTopics
+		if exactly {
+			read = e.readCommitted
+		}
+		outs := read(keptTopic, threatsTopic, invalidTopic)
+		e.check(ins, exactly, false, outs)
+		for topic, rs := range outs {
+			for _, r := range rs {
+				if !r.Timestamp.Equal(written) {
+					t.Fatalf("%s: %s has timestamp %v, want its input's %v", topic, r.Key, r.Timestamp, written)
+				}
+			}
+		}
+	})
 }

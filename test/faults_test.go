@@ -87,49 +87,46 @@ func kill(t *testing.T, c *child) {
 // there; exactly-once, a read_committed reader sees them exactly once.
 func TestKillFiveTimes(t *testing.T) {
 	t.Parallel()
-	for _, exactly := range []bool{false, true} {
-		name := map[bool]string{false: "at_least_once", true: "exactly_once"}[exactly]
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			seed := time.Now().UnixNano()
-			rng := rand.New(rand.NewPCG(uint64(seed), 5))
-			t.Logf("seed %d", seed)
-			e := newEnv(t, 4)
-			dir := t.TempDir()
-			rulesFile := writeRules(t, dir, testRules)
-			group := "kill5-" + name
-			cfg := deliveryConfig(t, dir, e.addr, group, rulesFile, exactly, "kill5-member-0")
-			// Input keeps flowing for longer than the five kills take:
-			// each restart waits out the killed member's 6s session.
-			ins := makeInputs("k5", 50000, e.parts, map[int32]int{})
-			produced := e.produceSlowly(ins, 40*time.Second)
+	bothModes(t, func(t *testing.T, exactly bool) {
+		name := modeName(exactly)
+		seed := time.Now().UnixNano()
+		rng := rand.New(rand.NewPCG(uint64(seed), 5))
+		t.Logf("seed %d", seed)
+		e := newEnv(t, 4)
+		dir := t.TempDir()
+		rulesFile := writeRules(t, dir, testRules)
+		group := "kill5-" + name
+		cfg := deliveryConfig(t, dir, e.addr, group, rulesFile, exactly, "kill5-member-0")
+		// Input keeps flowing for longer than the five kills take:
+		// each restart waits out the killed member's 6s session.
+		ins := makeInputs("k5", 50000, e.parts, map[int32]int{})
+		produced := e.produceSlowly(ins, 40*time.Second)
 
-			c := startChild(t, "run", "--config", cfg)
-			e.waitProgress(group, 30*time.Second)
-			var windows []replayWindow
-			for i := range 5 {
-				// Each restarted member first waits for the group to
-				// drop the killed one (session timeout): kill it again
-				// only once it has made progress of its own.
-				e.waitAdvance(group, 45*time.Second)
-				time.Sleep(time.Duration(100+rng.IntN(1000)) * time.Millisecond)
-				if i == 2 {
-					reloadRules(t, rulesFile, i)
-				}
-				kill(t, c)
-				w := replayWindow{from: e.committed(group), to: e.endOffsets()}
-				windows = append(windows, w)
-				t.Logf("kill %d: committed %v, input end %v", i+1, w.from, w.to)
-				c = startChild(t, "run", "--config", cfg)
+		c := startChild(t, "run", "--config", cfg)
+		e.waitProgress(group, 30*time.Second)
+		var windows []replayWindow
+		for i := range 5 {
+			// Each restarted member first waits for the group to
+			// drop the killed one (session timeout): kill it again
+			// only once it has made progress of its own.
+			e.waitAdvance(group, 45*time.Second)
+			time.Sleep(time.Duration(100+rng.IntN(1000)) * time.Millisecond)
+			if i == 2 {
+				reloadRules(t, rulesFile, i)
 			}
-			<-produced
-			e.waitCommitted(group, 90*time.Second)
-			e.checkDelivery(ins, exactly)
-			if !exactly {
-				checkReplays(t, ins, e.readTopics(keptTopic, threatsTopic, invalidTopic), windows)
-			}
-		})
-	}
+			kill(t, c)
+			w := replayWindow{from: e.committed(group), to: e.endOffsets()}
+			windows = append(windows, w)
+			t.Logf("kill %d: committed %v, input end %v", i+1, w.from, w.to)
+			c = startChild(t, "run", "--config", cfg)
+		}
+		<-produced
+		e.waitCommitted(group, 90*time.Second)
+		e.checkDelivery(ins, exactly)
+		if !exactly {
+			checkReplays(t, ins, e.readTopics(keptTopic, threatsTopic, invalidTopic), windows)
+		}
+	})
 }
 
 // replayWindow is what a killed at-least-once member may have finished
@@ -186,37 +183,34 @@ func checkReplays(t *testing.T, ins []input, outs map[string][]*kgo.Record, wind
 // with SIGTERM and one killed mid-stream: the same guarantees hold.
 func TestGroupChurn(t *testing.T) {
 	t.Parallel()
-	for _, exactly := range []bool{false, true} {
-		name := map[bool]string{false: "at_least_once", true: "exactly_once"}[exactly]
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, 6)
-			dir := t.TempDir()
-			rulesFile := writeRules(t, dir, testRules)
-			group := "churn-" + name
-			cfg := deliveryConfig(t, dir, e.addr, group, rulesFile, exactly, "")
-			ins := makeInputs("gc", 20000, e.parts, map[int32]int{})
-			produced := e.produceSlowly(ins, 8*time.Second)
+	bothModes(t, func(t *testing.T, exactly bool) {
+		name := modeName(exactly)
+		e := newEnv(t, 6)
+		dir := t.TempDir()
+		rulesFile := writeRules(t, dir, testRules)
+		group := "churn-" + name
+		cfg := deliveryConfig(t, dir, e.addr, group, rulesFile, exactly, "")
+		ins := makeInputs("gc", 20000, e.parts, map[int32]int{})
+		produced := e.produceSlowly(ins, 8*time.Second)
 
-			a := startChild(t, "run", "--config", cfg)
-			b := startChild(t, "run", "--config", cfg)
-			startChild(t, "run", "--config", cfg)
-			e.waitProgress(group, 30*time.Second)
-			time.Sleep(time.Second)
-			startChild(t, "run", "--config", cfg)
-			time.Sleep(time.Second)
-			if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			reloadRules(t, rulesFile, 1)
-			time.Sleep(500 * time.Millisecond)
-			kill(t, b)
-			if code := a.wait(t, 30*time.Second); code != 0 {
-				t.Errorf("SIGTERM: exit code %d", code)
-			}
-			<-produced
-			e.waitCommitted(group, 90*time.Second)
-			e.checkDelivery(ins, exactly)
-		})
-	}
+		a := startChild(t, "run", "--config", cfg)
+		b := startChild(t, "run", "--config", cfg)
+		startChild(t, "run", "--config", cfg)
+		e.waitProgress(group, 30*time.Second)
+		time.Sleep(time.Second)
+		startChild(t, "run", "--config", cfg)
+		time.Sleep(time.Second)
+		if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		reloadRules(t, rulesFile, 1)
+		time.Sleep(500 * time.Millisecond)
+		kill(t, b)
+		if code := a.wait(t, 30*time.Second); code != 0 {
+			t.Errorf("SIGTERM: exit code %d", code)
+		}
+		<-produced
+		e.waitCommitted(group, 90*time.Second)
+		e.checkDelivery(ins, exactly)
+	})
 }

@@ -512,3 +512,35 @@ func keyIndex(key string) int {
 	n, _ := strconv.Atoi(key[strings.LastIndexByte(key, '-')+1:])
 	return n
 }
+
+// bothModes runs f as a parallel subtest in each delivery mode, named
+// after it.
+func bothModes(t *testing.T, f func(t *testing.T, exactly bool)) {
+	t.Helper()
+	for _, exactly := range []bool{false, true} {
+		t.Run(modeName(exactly), func(t *testing.T) {
+			t.Parallel()
+			f(t, exactly)
+		})
+	}
+}
+
+// modeName is the delivery.mode value of a mode: at_least_once or
+// exactly_once.
+func modeName(exactly bool) string {
+	if exactly {
+		return "exactly_once"
+	}
+	return "at_least_once"
+}
+
+// eventually waits until cond holds, checking every 20 ms, and fails the
+// test naming what it waited for when timeout passes first.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", timeout, what)
+		}
+	}
+}

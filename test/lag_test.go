@@ -22,13 +22,7 @@ import (
 // back and everything is committed the lag returns to 0.
 func TestConsumerLagWhileStalled(t *testing.T) {
 	t.Parallel()
-	for _, exactly := range []bool{false, true} {
-		name := map[bool]string{false: "at_least_once", true: "exactly_once"}[exactly]
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			consumerLagWhileStalled(t, exactly)
-		})
-	}
+	bothModes(t, consumerLagWhileStalled)
 }
 
 func consumerLagWhileStalled(t *testing.T, exactly bool) {

@@ -89,13 +89,7 @@ func readyz(t *testing.T, url string, want bool, timeout time.Duration) string {
 // ready, waits, turns ready again, and every input's outputs are there.
 func TestBrokerRestart(t *testing.T) {
 	t.Parallel()
-	for _, exactly := range []bool{false, true} {
-		name := map[bool]string{false: "at_least_once", true: "exactly_once"}[exactly]
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			brokerRestart(t, exactly)
-		})
-	}
+	bothModes(t, brokerRestart)
 }
 
 func brokerRestart(t *testing.T, exactly bool) {
@@ -149,13 +143,7 @@ func brokerRestart(t *testing.T, exactly bool) {
 // its outputs (exactly-once: exactly once for a read_committed reader).
 func TestOutputTopicMissing(t *testing.T) {
 	t.Parallel()
-	for _, exactly := range []bool{false, true} {
-		name := map[bool]string{false: "at_least_once", true: "exactly_once"}[exactly]
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			outputTopicMissing(t, exactly)
-		})
-	}
+	bothModes(t, outputTopicMissing)
 }
 
 func outputTopicMissing(t *testing.T, exactly bool) {
@@ -186,7 +174,7 @@ func outputTopicMissing(t *testing.T, exactly bool) {
 	why := waitStalled(t, pl, keptTopic, "", 30*time.Second)
 	t.Logf("stalled: %s", why)
 	e.checkStalled(group, after, 2*time.Second)
-	if n := counterValue(t, reg, "flowsieve_produce_errors_total", keptTopic); n == 0 {
+	if n := counterWith(t, reg, "flowsieve_produce_errors_total", "topic", keptTopic); n == 0 {
 		t.Error("flowsieve_produce_errors_total{topic=flows.kept} is 0")
 	}
 
@@ -198,7 +186,7 @@ func outputTopicMissing(t *testing.T, exactly bool) {
 	waitReady(t, pl, 60*time.Second)
 	e.waitCommitted(group, 60*time.Second)
 	t.Logf("ready and committed to the end %s after the topic came back", time.Since(recovered).Round(100*time.Millisecond))
-	if n := counterValue(t, reg, "flowsieve_output_topic_recreations_total", keptTopic); n == 0 {
+	if n := counterWith(t, reg, "flowsieve_output_topic_recreations_total", "topic", keptTopic); n == 0 {
 		t.Error("flowsieve_output_topic_recreations_total{topic=flows.kept} is 0")
 	}
 
@@ -298,26 +286,4 @@ func mapsEqual(a, b map[int32]int64) bool {
 		}
 	}
 	return true
-}
-
-func counterValue(t *testing.T, g prometheus.Gatherer, name, topic string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "topic" && l.GetValue() == topic {
-					sum += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return sum
 }

@@ -68,7 +68,7 @@ func TestProduceFailureStalls(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := counterSum(t, reg, "flowsieve_produce_errors_total"); n == 0 {
+	if n := metricSum(t, reg, "flowsieve_produce_errors_total"); n == 0 {
 		t.Error("flowsieve_produce_errors_total is 0 during the failure")
 	}
 	time.Sleep(time.Second) // a commit interval or more
@@ -86,7 +86,8 @@ func TestProduceFailureStalls(t *testing.T) {
 	e.checkOutputs(ins, false)
 }
 
-func counterSum(t *testing.T, g prometheus.Gatherer, name string) float64 {
+// metricSum is the sum of the counter or gauge name over its labels.
+func metricSum(t *testing.T, g prometheus.Gatherer, name string) float64 {
 	t.Helper()
 	mfs, err := g.Gather()
 	if err != nil {
@@ -96,7 +97,31 @@ func counterSum(t *testing.T, g prometheus.Gatherer, name string) float64 {
 	for _, mf := range mfs {
 		if mf.GetName() == name {
 			for _, m := range mf.GetMetric() {
-				sum += m.GetCounter().GetValue()
+				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+// counterWith is the sum of the counter name over its series with label =
+// value.
+func counterWith(t *testing.T, g prometheus.Gatherer, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					sum += m.GetCounter().GetValue()
+				}
 			}
 		}
 	}

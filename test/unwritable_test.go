@@ -90,13 +90,7 @@ func newACLEnv(t *testing.T, partitions int, group string) (*env, []kgo.Opt) {
 // read_committed reader).
 func TestOutputTopicNotWritable(t *testing.T) {
 	t.Parallel()
-	for _, exactly := range []bool{false, true} {
-		name := map[bool]string{false: "at_least_once", true: "exactly_once"}[exactly]
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			outputTopicNotWritable(t, exactly)
-		})
-	}
+	bothModes(t, outputTopicNotWritable)
 }
 
 func outputTopicNotWritable(t *testing.T, exactly bool) {
@@ -131,7 +125,7 @@ func outputTopicNotWritable(t *testing.T, exactly bool) {
 	}
 	t.Logf("/readyz: %d %s", resp.StatusCode, strings.TrimSpace(string(body)))
 	e.checkStalled(group, ins, 2*time.Second)
-	if n := counterValue(t, reg, "flowsieve_produce_errors_total", keptTopic); n == 0 {
+	if n := counterWith(t, reg, "flowsieve_produce_errors_total", "topic", keptTopic); n == 0 {
 		t.Error("flowsieve_produce_errors_total{topic=flows.kept} is 0")
 	}
 
