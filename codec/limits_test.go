@@ -2,7 +2,6 @@ package codec_test
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"runtime"
 	"strings"
@@ -12,20 +11,7 @@ import (
 	"github.com/flowsieve/flowsieve/codec"
 )
 
-// membersRecord is a JSON record of n short members the model does not
-// know, as in the report: {"k0":0,"k1":1,...}.
-func membersRecord(n int) []byte {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, `"k%d":%d`, i, i)
-	}
-	b.WriteByte('}')
-	return []byte(b.String())
-}
+var membersRecord = codec.MembersRecord
 
 // bestCPU is the least thread CPU time (wall time where the OS has no
 // per-thread clock) of runs runs of reps decodes of rec: the best of
