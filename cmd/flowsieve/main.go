@@ -30,6 +30,7 @@ func commands() []command {
 		{"rules", "check, explain and import rules (check, explain, import-fluentd, import-fluent-bit)", rulesCmd},
 		{"gen", "write synthetic Calico flow logs to stdout or a Kafka topic", genCmd},
 		{"config", "print the effective config with secrets masked, or list every key (config print, config keys)", configCmd},
+		{"ingest", "stream flows into Kafka as flow-log records (ingest goldmane: Calico Goldmane's Flows API)", ingestCmd},
 		{"bench", "end-to-end throughput benchmark on the embedded broker", benchCmd},
 		{"version", "print the version, VCS revision, build date and Go version", versionCmd},
 	}
