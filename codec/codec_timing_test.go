@@ -233,3 +233,38 @@ func TestDecodeJSONZeroAllocsSynthetic(t *testing.T) {
 		t.Errorf("DecodeJSON: %v allocs per record into a reused Flow, want 0", allocs)
 	}
 }
+
+// BenchmarkOutputAppend writes kept records sampled (counters scaled in
+// the record's own form) and projected; decoding is outside the loop.
+func BenchmarkOutputAppend(b *testing.B) {
+	proj, err := codec.NewProjection(false, [][]string{{"source_namespace"}, {"dest_namespace"}, {"action"}, {"bytes_in"}, {"bytes_out"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := codec.Scale{Rate: 0.25, Dither: 0.5}
+	text, avg := synthetic(codec.FormatText, 1)
+	felix, favg := realFelix(b)
+	for _, c := range []struct {
+		name string
+		rec  []byte
+		avg  int
+		o    codec.Output
+	}{
+		{"sampled-text", text[0], avg, codec.Output{}},
+		{"sampled-json-felix-real", felix[0], favg, codec.Output{}},
+		{"projected-json-felix-real", felix[0], favg, codec.Output{Fields: proj}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			var f codec.Flow
+			if err := codec.Decode(c.rec, &f); err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, 0, 2*len(c.rec)+64)
+			b.SetBytes(int64(c.avg))
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = c.o.Append(buf[:0], c.rec, &f, s)
+			}
+		})
+	}
+}

@@ -111,4 +111,16 @@
 // last wins), felix's camelCase startTime/endTime (aliases of start_time and
 // end_time, written back under the name they were read with) and what is
 // invalid.
+//
+// # Kept records: projection and sampling
+//
+// Output.Append writes a kept record: as it came, or as JSON with only the
+// members a Projection selects (NewProjection: a keep list or a remove
+// list, members nested in objects included). A sampled flow (Scale: kept
+// with probability Rate) has its counters, ScaledFields, multiplied by
+// 1/Rate in the record's own form: a text record's columns, a JSON
+// record's members, every other byte as it came, plus a
+// flowsieve_sample_rate member in JSON. Rounding to whole numbers is
+// dithered (Scale.Dither) so sums stay exact in expectation. Writing into
+// a buffer with room allocates nothing.
 package codec
