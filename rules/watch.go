@@ -54,6 +54,15 @@ type WatcherOptions struct {
 	// content did not load and the old Set stays. It runs on the reloading
 	// goroutine and must not block.
 	OnReload func(s *Set, err error)
+	// Name is what the logs call the file: "rules" (the default) or
+	// "shadow rules", so one reloader serves both files.
+	Name string
+	// Optional lets NewWatcher succeed when the first load fails: Current
+	// is nil until a load succeeds, the first load's outcome goes to
+	// OnReload (and a failure to the log), and Run watches for the file to
+	// be mended. The shadow
+	// rules are optional: a bad candidate must not stop the pipeline.
+	Optional bool
 	// ReadTimeout bounds one load of the rule file and its feeds
 	// (default DefaultReadTimeout). A load that takes longer (a file on a
 	// hung mount) fails like a bad edit: the old Set keeps serving,
@@ -61,8 +70,8 @@ type WatcherOptions struct {
 	ReadTimeout time.Duration
 }
 
-// NewWatcher loads the rule file once; it fails if that load fails. Call Run
-// to start watching.
+// NewWatcher loads the rule file once; it fails if that load fails, unless
+// opts.Optional. Call Run to start watching.
 func NewWatcher(path string, opts WatcherOptions) (*Watcher, error) {
 	if opts.Debounce <= 0 {
 		opts.Debounce = 250 * time.Millisecond
@@ -73,18 +82,33 @@ func NewWatcher(path string, opts WatcherOptions) (*Watcher, error) {
 	if opts.ReadTimeout <= 0 {
 		opts.ReadTimeout = DefaultReadTimeout
 	}
+	if opts.Name == "" {
+		opts.Name = "rules"
+	}
+	w := &Watcher{path: path, opts: opts}
+	if opts.Optional {
+		// The file itself is watched even when it could not be read.
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s file %s: %w", opts.Name, path, err)
+		}
+		w.tried = []string{abs}
+		w.reload(true)
+		return w, nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), opts.ReadTimeout)
 	defer cancel()
 	s, err := LoadFileContext(ctx, path)
 	if err != nil {
 		return nil, err
 	}
-	w := &Watcher{path: path, opts: opts, tried: s.Files()}
+	w.tried = s.Files()
 	w.cur.Store(s)
 	return w, nil
 }
 
-// Current returns the Set in force. It never blocks.
+// Current returns the Set in force (nil for an Optional watcher whose file
+// has not loaded yet). It never blocks.
 func (w *Watcher) Current() *Set { return w.cur.Load() }
 
 // Reload loads the rule file now (SIGHUP). On success the new Set is in
@@ -109,8 +133,12 @@ func (w *Watcher) reload(force bool) (bool, error) {
 	}
 	if err != nil {
 		errs := Errors(err)
-		w.opts.Logger.Error("rules reload failed; the previous rules keep serving",
-			zap.String("file", w.path), zap.String("version", old.Version()),
+		msg := w.opts.Name + " reload failed; the previous " + w.opts.Name + " keep serving"
+		if old == nil {
+			msg = w.opts.Name + " did not load; none serve until the file loads"
+		}
+		w.opts.Logger.Error(msg,
+			zap.String("file", w.path), zap.String("version", versionOf(old)),
 			zap.Int("errors", len(errs)), zap.Errors("problems", errs))
 		w.failing = true
 		if w.opts.OnReload != nil {
@@ -118,13 +146,13 @@ func (w *Watcher) reload(force bool) (bool, error) {
 		}
 		return true, err
 	}
-	if !force && !w.failing && s.Version() == old.Version() {
+	if !force && !w.failing && s.Version() == versionOf(old) {
 		return false, nil
 	}
 	w.failing = false
 	w.cur.Store(s)
-	w.opts.Logger.Info("rules reloaded", zap.String("file", w.path),
-		zap.String("version", s.Version()), zap.String("previous", old.Version()),
+	w.opts.Logger.Info(w.opts.Name+" reloaded", zap.String("file", w.path),
+		zap.String("version", s.Version()), zap.String("previous", versionOf(old)),
 		zap.Int("filters", len(s.filters)), zap.Int("threat_rules", len(s.threats)),
 		zap.Int("feeds", len(s.feeds)))
 	if w.opts.OnReload != nil {
@@ -138,14 +166,18 @@ func (w *Watcher) reload(force bool) (bool, error) {
 func (w *Watcher) Run(ctx context.Context) error {
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
-		return fmt.Errorf("watching rule files: %w", err)
+		return fmt.Errorf("watching %s files: %w", w.opts.Name, err)
 	}
 	defer fw.Close()
 	watched := map[string]bool{}
 	names := map[string]bool{} // base names whose events matter
 	sync := func() {
 		w.mu.Lock()
-		files := append(append([]string(nil), w.cur.Load().Files()...), w.tried...)
+		var files []string
+		if s := w.cur.Load(); s != nil {
+			files = append(files, s.Files()...)
+		}
+		files = append(files, w.tried...)
 		w.mu.Unlock()
 		want := map[string]bool{}
 		clear(names)

@@ -35,19 +35,25 @@ type watchHarness struct {
 
 func startWatcher(t *testing.T, path string) *watchHarness {
 	t.Helper()
+	return startWatcherWith(t, path, WatcherOptions{})
+}
+
+// startWatcherWith starts a watcher with opts, its debounce, logger and
+// OnReload set by the harness.
+func startWatcherWith(t *testing.T, path string, opts WatcherOptions) *watchHarness {
+	t.Helper()
 	core, logs := observer.New(zap.InfoLevel)
 	h := &watchHarness{t: t, logs: logs, done: make(chan error, 1)}
-	w, err := NewWatcher(path, WatcherOptions{
-		Debounce: 30 * time.Millisecond,
-		Logger:   zap.New(core),
-		OnReload: func(s *Set, err error) {
-			if err != nil {
-				h.fails.Add(1)
-			} else {
-				h.reloads.Add(1)
-			}
-		},
-	})
+	opts.Debounce = 30 * time.Millisecond
+	opts.Logger = zap.New(core)
+	opts.OnReload = func(s *Set, err error) {
+		if err != nil {
+			h.fails.Add(1)
+		} else {
+			h.reloads.Add(1)
+		}
+	}
+	w, err := NewWatcher(path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,4 +382,46 @@ func TestWatcherSymlinkElsewhere(t *testing.T) {
 	write(t, filepath.Join(real, "notes.txt"), "x")
 	write(t, filepath.Join(real, "rules.yaml"), rulesKeepAll)
 	h.waitFor("the write through the symlink's target", func() bool { return !h.drops(textRec) })
+}
+
+// TestWatcherOptional: the shadow rules' watcher starts without its file
+// (or with a broken one), serves nothing until the file loads, then keeps
+// the last good version through a broken edit, and says "shadow rules" in
+// its logs.
+func TestWatcherOptional(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "shadow.yaml")
+	h := startWatcherWith(t, path, WatcherOptions{Name: "shadow rules", Optional: true})
+	if h.w.Current() != nil {
+		t.Fatal("a missing optional file serves a Set")
+	}
+	if h.fails.Load() != 1 || h.logs.FilterMessage("shadow rules did not load; none serve until the file loads").Len() != 1 {
+		t.Errorf("the first failure was not reported: %d failures, logs %v", h.fails.Load(), h.logs.All())
+	}
+
+	write(t, path, rulesBroken)
+	h.waitFor("the broken file's failure", func() bool { return h.fails.Load() >= 2 })
+	if h.w.Current() != nil {
+		t.Fatal("a broken optional file serves a Set")
+	}
+
+	write(t, path, rulesDropDev)
+	h.waitFor("the file to load", func() bool { return h.w.Current() != nil })
+	if !h.drops(textRec) {
+		t.Error("the loaded shadow rules do not drop dev")
+	}
+	if h.logs.FilterMessage("shadow rules reloaded").Len() != 1 {
+		t.Errorf("no reload line naming the shadow rules: %v", h.logs.All())
+	}
+
+	fails := h.fails.Load()
+	v := h.w.Current().Version()
+	write(t, path, rulesBroken)
+	h.waitFor("the failed reload", func() bool { return h.fails.Load() > fails })
+	if h.w.Current().Version() != v {
+		t.Error("a broken edit replaced the shadow rules")
+	}
+	if h.logs.FilterMessage("shadow rules reload failed; the previous shadow rules keep serving").Len() != 1 {
+		t.Errorf("no failure line naming the shadow rules: %v", h.logs.All())
+	}
 }
