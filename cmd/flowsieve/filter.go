@@ -25,7 +25,8 @@ import (
 // stdin is where "-" and a missing INPUT read from; tests replace it.
 var stdin io.Reader = os.Stdin
 
-const filterUsageText = `usage: flowsieve filter --rules FILE [--threats-out FILE] [--invalid-out FILE] [INPUT...]
+const filterUsageText = `usage: flowsieve filter --rules FILE [--threats-out FILE] [--invalid-out FILE]
+                        [--shadow FILE [--diff-out FILE]] [INPUT...]
 
 Judges flow-log records (text or JSON lines, mixed) from the INPUT files, or
 stdin when there are none ("-" is stdin), with the same rules and the same
@@ -34,11 +35,18 @@ records (kept or dropped) to --threats-out as JSON lines with the reasons,
 lines that do not parse to --invalid-out with the reason, and a summary to
 stderr.
 
+--shadow judges every record by a second, candidate rule file as well; it
+changes no output. The summary adds the table of live x shadow decisions and
+the candidate's per-rule counts, and --diff-out receives one JSON line per
+record the two files judge differently (kept vs dropped, or flagged by
+another set of threat rules).
+
 flags:
 `
 
 type filterParams struct {
 	rules, threatsOut, invalidOut, progress string
+	shadow, diffOut                         string
 	maxRecordBytes                          int
 }
 
@@ -50,6 +58,8 @@ func filterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&p.rules, "rules", "", "rule file (required)")
 	fs.StringVar(&p.threatsOut, "threats-out", "", "write threat-flagged records here as JSON lines")
 	fs.StringVar(&p.invalidOut, "invalid-out", "", "write records that do not parse here, one JSON line each with the reason")
+	fs.StringVar(&p.shadow, "shadow", "", "candidate rule file: judge every record by it too and report where it differs (changes no output)")
+	fs.StringVar(&p.diffOut, "diff-out", "", "with --shadow: write each record the two rule files judge differently here as a JSON line")
 	fs.StringVar(&p.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal and the input a large file), always, never")
 	fs.IntVar(&p.maxRecordBytes, "max-record-bytes", codec.DefaultLimits.RecordBytes, "longest line judged (as input.max_record_bytes); a longer one is counted invalid and skipped, never held in memory")
 	inputs, err := parseInterspersed(fs, args)
@@ -63,6 +73,10 @@ func filterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "flowsieve filter: --rules is required")
 		return exitUsage
 	}
+	if p.diffOut != "" && p.shadow == "" {
+		fmt.Fprintln(stderr, "flowsieve filter: --diff-out needs --shadow")
+		return exitUsage
+	}
 	if p.progress != "auto" && p.progress != "always" && p.progress != "never" {
 		fmt.Fprintf(stderr, "flowsieve filter: --progress must be auto, always or never, not %q\n", p.progress)
 		return exitUsage
@@ -71,34 +85,50 @@ func filterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "flowsieve filter: --max-record-bytes must be at least 1, not %d\n", p.maxRecordBytes)
 		return exitUsage
 	}
-	s, err := rules.LoadFileContext(ctx, p.rules)
-	if ctx.Err() != nil {
-		fmt.Fprintf(stderr, "flowsieve filter: %v\n", context.Cause(ctx))
-		return interruptedCode(ctx)
+	s, code := loadFilterRules(ctx, p.rules, stderr)
+	if s == nil {
+		return code
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "flowsieve filter: %s does not load:\n", p.rules)
-		for _, e := range rules.Errors(err) {
-			fmt.Fprintln(stderr, e)
+	var shadow *rules.Set
+	if p.shadow != "" {
+		if shadow, code = loadFilterRules(ctx, p.shadow, stderr); shadow == nil {
+			return code
 		}
-		return exitFailure
 	}
 	if len(inputs) == 0 {
 		inputs = []string{"-"}
 	}
-	if err := refuseClobber(stdout, []output{{"--threats-out", p.threatsOut}, {"--invalid-out", p.invalidOut}},
-		append(append([]string(nil), inputs...), s.Files()...)); err != nil {
+	readFiles := append(append([]string(nil), inputs...), s.Files()...)
+	if shadow != nil {
+		readFiles = append(readFiles, shadow.Files()...)
+	}
+	if err := refuseClobber(stdout, []output{{"--threats-out", p.threatsOut}, {"--invalid-out", p.invalidOut}, {"--diff-out", p.diffOut}},
+		readFiles); err != nil {
 		fmt.Fprintf(stderr, "flowsieve filter: %v\n", err)
 		return exitUsage
 	}
 	f := &filterRun{s: s, p: p, stderr: stderr, limits: codec.Limits{RecordBytes: p.maxRecordBytes}, timeouts0: ruby.Timeouts(),
-		dropped: make([]int64, len(s.FilterNames())), flagged: make([]int64, len(s.ThreatRules()))}
+		live: newTally(s)}
+	if shadow != nil {
+		f.shadow, f.shadowTally = shadow, newTally(shadow)
+	}
 	f.out = bufio.NewWriterSize(stdout, 1<<16)
 	closeAll := func() {}
+	if p.diffOut != "" {
+		fh, err := os.Create(p.diffOut)
+		if err != nil {
+			fmt.Fprintf(stderr, "flowsieve filter: %v\n", err)
+			return exitFailure
+		}
+		f.diff = bufio.NewWriterSize(fh, 1<<16)
+		prev := closeAll
+		closeAll = func() { prev(); fh.Close() }
+	}
 	if p.threatsOut != "" {
 		fh, err := os.Create(p.threatsOut)
 		if err != nil {
 			fmt.Fprintf(stderr, "flowsieve filter: %v\n", err)
+			closeAll()
 			return exitFailure
 		}
 		f.threats = bufio.NewWriterSize(fh, 1<<16)
@@ -116,7 +146,7 @@ func filterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		prev := closeAll
 		closeAll = func() { prev(); fh.Close() }
 	}
-	code := exitOK
+	code = exitOK
 	for _, in := range inputs {
 		if err := f.input(ctx, in); err != nil {
 			fmt.Fprintf(stderr, "flowsieve filter: %v\n", err)
@@ -128,7 +158,7 @@ func filterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			break
 		}
 	}
-	for _, w := range []*bufio.Writer{f.out, f.threats, f.invalid} {
+	for _, w := range []*bufio.Writer{f.out, f.threats, f.invalid, f.diff} {
 		if w != nil {
 			if err := w.Flush(); err != nil {
 				fmt.Fprintf(stderr, "flowsieve filter: writing output: %v\n", err)
@@ -141,20 +171,79 @@ func filterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return code
 }
 
+// loadFilterRules loads a rule file named on the command line; a nil Set
+// comes with the exit code.
+func loadFilterRules(ctx context.Context, path string, stderr io.Writer) (*rules.Set, int) {
+	s, err := rules.LoadFileContext(ctx, path)
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "flowsieve filter: %v\n", context.Cause(ctx))
+		return nil, interruptedCode(ctx)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "flowsieve filter: %s does not load:\n", path)
+		for _, e := range rules.Errors(err) {
+			fmt.Fprintln(stderr, e)
+		}
+		return nil, exitFailure
+	}
+	return s, exitOK
+}
+
 type filterRun struct {
 	s                     *rules.Set
 	p                     filterParams
 	stderr                io.Writer
 	out, threats, invalid *bufio.Writer
-	in, kept, flaggedRecs int64
+	in                    int64
 	invalidN, blank       int64
-	dropped, flagged      []int64
+	live                  tally
 	invalidShown          int
 	flow                  codec.Flow
 	verdict               rules.Verdict
 	limits                codec.Limits
 	buf                   []byte
 	timeouts0             uint64 // ruby.Timeouts() when the run began
+
+	// With --shadow: the candidate set, its counts, and the records the
+	// two sets judge by decision (index 0 kept, 1 dropped; live first).
+	shadow        *rules.Set
+	shadowTally   tally
+	shadowVerdict rules.Verdict
+	decisions     [2][2]int64
+	disagreed     int64
+	diff          *bufio.Writer
+}
+
+// tally counts one rule set's judgements.
+type tally struct {
+	kept, flaggedRecs int64
+	dropped, flagged  []int64 // by filter, by threat rule
+}
+
+func newTally(s *rules.Set) tally {
+	return tally{dropped: make([]int64, len(s.FilterNames())), flagged: make([]int64, len(s.ThreatRules()))}
+}
+
+func (t *tally) count(v *rules.Verdict) {
+	if v.Flagged() {
+		t.flaggedRecs++
+		for _, h := range v.Threats {
+			t.flagged[h.Rule]++
+		}
+	}
+	if v.Keep {
+		t.kept++
+	} else {
+		t.dropped[v.DropRule]++
+	}
+}
+
+// decisionIndex is a verdict's row or column in filterRun.decisions.
+func decisionIndex(v *rules.Verdict) int {
+	if v.Keep {
+		return 0
+	}
+	return 1
 }
 
 // maxInvalidShown caps the invalid lines reported on stderr when there is
@@ -341,11 +430,13 @@ func (f *filterRun) record(input string, lineNo int, line []byte) error {
 	}
 	f.s.Judge(&f.flow, &f.verdict)
 	v := &f.verdict
-	if v.Flagged() {
-		f.flaggedRecs++
-		for _, h := range v.Threats {
-			f.flagged[h.Rule]++
+	f.live.count(v)
+	if f.shadow != nil {
+		if err := f.judgeShadow(rec); err != nil {
+			return err
 		}
+	}
+	if v.Flagged() {
 		if f.threats != nil {
 			f.buf = rules.AppendThreatJSON(f.buf[:0], &f.flow, f.s, v)
 			f.buf = append(f.buf, '\n')
@@ -355,14 +446,32 @@ func (f *filterRun) record(input string, lineNo int, line []byte) error {
 		}
 	}
 	if !v.Keep {
-		f.dropped[v.DropRule]++
 		return nil
 	}
-	f.kept++
 	if _, err := f.out.Write(rec); err != nil {
 		return err
 	}
 	return f.out.WriteByte('\n')
+}
+
+// judgeShadow judges the decoded flow by the candidate set too, counts
+// both decisions and writes a disagreement to --diff-out.
+func (f *filterRun) judgeShadow(rec []byte) error {
+	sv := &f.shadowVerdict
+	f.shadow.Judge(&f.flow, sv)
+	f.shadowTally.count(sv)
+	f.decisions[decisionIndex(&f.verdict)][decisionIndex(sv)]++
+	if !rules.Compare(f.s, &f.verdict, f.shadow, sv).Disagree() {
+		return nil
+	}
+	f.disagreed++
+	if f.diff == nil {
+		return nil
+	}
+	f.buf = rules.AppendShadowJSON(f.buf[:0], rec, f.s, &f.verdict, f.shadow, sv)
+	f.buf = append(f.buf, '\n')
+	_, err := f.diff.Write(f.buf)
+	return err
 }
 
 // invalidRecord counts and reports a record that is not judged: in
@@ -388,36 +497,50 @@ func (f *filterRun) summary() {
 	w := f.stderr
 	fmt.Fprintf(w, "flowsieve filter: rules %s (version %s)\n", f.s.Path(), f.s.Version())
 	fmt.Fprintf(w, "  records in  %d\n", f.in)
-	fmt.Fprintf(w, "  kept        %d\n", f.kept)
-	var dropped int64
-	for _, n := range f.dropped {
-		dropped += n
-	}
-	fmt.Fprintf(w, "  dropped     %d\n", dropped)
-	names := f.s.FilterNames()
-	for i, n := range f.dropped {
-		if n > 0 {
-			fmt.Fprintf(w, "    %-40s %d\n", names[i], n)
-		}
-	}
-	fmt.Fprintf(w, "  flagged     %d\n", f.flaggedRecs)
-	tr := f.s.ThreatRules()
-	order := make([]int, len(tr))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool { return f.flagged[order[a]] > f.flagged[order[b]] })
-	for _, i := range order {
-		if f.flagged[i] > 0 {
-			fmt.Fprintf(w, "    %-40s %d\n", tr[i].Name+" ("+tr[i].Severity+")", f.flagged[i])
-		}
-	}
+	f.live.print(w, f.s)
 	fmt.Fprintf(w, "  invalid     %d\n", f.invalidN)
+	if f.shadow != nil {
+		fmt.Fprintf(w, "shadow: rules %s (version %s), judged the same %d records\n", f.shadow.Path(), f.shadow.Version(), f.in-f.invalidN)
+		f.shadowTally.print(w, f.shadow)
+		d := &f.decisions
+		fmt.Fprintf(w, "  live \\ shadow   %12s %12s\n", "kept", "dropped")
+		fmt.Fprintf(w, "  kept           %12d %12d\n", d[0][0], d[0][1])
+		fmt.Fprintf(w, "  dropped        %12d %12d\n", d[1][0], d[1][1])
+		fmt.Fprintf(w, "  disagreements  %d (kept vs dropped, or flagged by other threat rules)\n", f.disagreed)
+	}
 	if f.blank > 0 {
 		fmt.Fprintf(w, "  (%d blank lines skipped)\n", f.blank)
 	}
 	if n := ruby.Timeouts() - f.timeouts0; n > 0 {
 		fmt.Fprintf(w, "  regex timeouts %d (matches that ran out of their %v; a compat rule keeps such a record)\n", n, ruby.MatchBudget)
+	}
+}
+
+// print writes the kept, dropped and flagged counts, per rule.
+func (t *tally) print(w io.Writer, s *rules.Set) {
+	fmt.Fprintf(w, "  kept        %d\n", t.kept)
+	var dropped int64
+	for _, n := range t.dropped {
+		dropped += n
+	}
+	fmt.Fprintf(w, "  dropped     %d\n", dropped)
+	names := s.FilterNames()
+	for i, n := range t.dropped {
+		if n > 0 {
+			fmt.Fprintf(w, "    %-40s %d\n", names[i], n)
+		}
+	}
+	fmt.Fprintf(w, "  flagged     %d\n", t.flaggedRecs)
+	tr := s.ThreatRules()
+	order := make([]int, len(tr))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return t.flagged[order[a]] > t.flagged[order[b]] })
+	for _, i := range order {
+		if t.flagged[i] > 0 {
+			fmt.Fprintf(w, "    %-40s %d\n", tr[i].Name+" ("+tr[i].Severity+")", t.flagged[i])
+		}
 	}
 }
 

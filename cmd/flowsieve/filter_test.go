@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -142,5 +144,163 @@ func TestFilterFelixRecordsWithImportedFilters(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "records in  259\n") || !strings.Contains(errOut, "kept        259\n") {
 		t.Errorf("summary: %s", errOut)
+	}
+}
+
+// candidateRules differs from config/rules.yaml both ways: it keeps the
+// dev namespace the sample drops, drops DNS flows the sample keeps, flags
+// plain HTTP and no longer has c2-traffic or denied-egress-public.
+func candidateRules(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "candidate.yaml")
+	os.WriteFile(p, []byte(`threats:
+  - {name: mining-pool-port, severity: high, when: {field: dest_port, in: [3333, 4444, 5555, 7777, 14444, 45700]}}
+  - {name: plain-http, severity: low, when: {field: dest_port, equals: 80}}
+filters:
+  - {name: drop-dns, action: exclude, when: {field: dest_port, equals: 53}}
+`), 0o644)
+	return p
+}
+
+// judgeOne judges one record with one rule file alone: whether it is kept
+// and the names of the threat rules that flag it.
+func judgeOne(t *testing.T, rulesPath, rec string) (kept bool, threats []string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "threats.jsonl")
+	code, stdout, errOut := runFilter(t, rec+"\n", "--rules", rulesPath, "--threats-out", out)
+	if code != exitOK {
+		t.Fatalf("filter %s: exit %d: %s", rulesPath, code, errOut)
+	}
+	data, _ := os.ReadFile(out)
+	if len(data) > 0 {
+		var tr struct {
+			Flowsieve struct{ Threats []struct{ Rule string } }
+		}
+		if err := json.Unmarshal(data, &tr); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range tr.Flowsieve.Threats {
+			threats = append(threats, h.Rule)
+		}
+	}
+	return stdout != "", threats
+}
+
+// TestFilterShadowDiff: --diff-out lists exactly the records that the two
+// rule files, each run alone, judge differently (kept vs dropped, or other
+// threat rules), with both decisions and rules; stdout is the live rules'
+// output alone; the summary's table sums to the records judged.
+func TestFilterShadowDiff(t *testing.T) {
+	live, cand := sampleRules(t), candidateRules(t)
+	recs := []string{
+		`{"source_namespace":"prod","dest_ip":"198.51.100.7","dest_port":443}`, // c2 by live only
+		`{"source_namespace":"dev","dest_ip":"10.0.0.9","dest_port":3333}`,     // live drops, both flag mining
+		docTextRecord, // live drops dev
+		"1528842551 1528842851 wep prod web-1* - wep prod db-2* - 10.1.1.1 10.2.2.2 6 - 5432 7 3 4 src 154 61 70111 49404 allow",
+	}
+	for _, l := range calicoreal.Lines(t, calicoreal.FelixExample) {
+		recs = append(recs, string(l))
+	}
+	in := strings.Join(append(recs, "not a record"), "\n")
+	diff := filepath.Join(t.TempDir(), "diff.jsonl")
+	code, out, errOut := runFilter(t, in, "--rules", live, "--shadow", cand, "--diff-out", diff, "--invalid-out", filepath.Join(t.TempDir(), "inv"))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, liveOut, _ := runFilter(t, in, "--rules", live); out != liveOut {
+		t.Error("stdout with --shadow differs from the live rules' alone")
+	}
+
+	type row struct {
+		Record        string   `json:"record"`
+		Live          string   `json:"live"`
+		Shadow        string   `json:"shadow"`
+		LiveRule      *string  `json:"live_rule"`
+		ShadowRule    *string  `json:"shadow_rule"`
+		LiveThreats   []string `json:"live_threats"`
+		ShadowThreats []string `json:"shadow_threats"`
+		LiveVersion   string   `json:"live_version"`
+		ShadowVersion string   `json:"shadow_version"`
+	}
+	var got []row
+	data, _ := os.ReadFile(diff)
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var r row
+		dec := json.NewDecoder(strings.NewReader(l))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("diff line %q: %v", l, err)
+		}
+		got = append(got, r)
+	}
+
+	decision := map[bool]string{true: "kept", false: "dropped"}
+	var want []row
+	table := map[[2]string]int{}
+	for _, rec := range recs {
+		lk, lt := judgeOne(t, live, rec)
+		sk, st := judgeOne(t, cand, rec)
+		table[[2]string{decision[lk], decision[sk]}]++
+		if lk != sk || !sameNames(lt, st) {
+			want = append(want, row{Record: rec, Live: decision[lk], Shadow: decision[sk], LiveThreats: lt, ShadowThreats: st})
+		}
+	}
+	if len(want) == 0 || len(want) == len(recs) {
+		t.Fatalf("the test needs records judged alike and differently: %d of %d differ", len(want), len(recs))
+	}
+	if len(got) != len(want) {
+		t.Fatalf("--diff-out has %d records, want %d:\n%s", len(got), len(want), data)
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Record != w.Record || g.Live != w.Live || g.Shadow != w.Shadow ||
+			!sameNames(g.LiveThreats, w.LiveThreats) || !sameNames(g.ShadowThreats, w.ShadowThreats) {
+			t.Errorf("diff %d:\n got %+v\nwant %+v", i, g, w)
+		}
+		if (g.LiveRule == nil) != (g.Live == "kept") || (g.ShadowRule == nil) != (g.Shadow == "kept") {
+			t.Errorf("diff %d: deciding rules %v %v for %s/%s", i, g.LiveRule, g.ShadowRule, g.Live, g.Shadow)
+		}
+		if g.LiveVersion == "" || g.ShadowVersion == "" || g.LiveVersion == g.ShadowVersion {
+			t.Errorf("diff %d: versions %q %q", i, g.LiveVersion, g.ShadowVersion)
+		}
+	}
+	for _, want := range []string{
+		fmt.Sprintf("  kept           %12d %12d\n", table[[2]string{"kept", "kept"}], table[[2]string{"kept", "dropped"}]),
+		fmt.Sprintf("  dropped        %12d %12d\n", table[[2]string{"dropped", "kept"}], table[[2]string{"dropped", "dropped"}]),
+		fmt.Sprintf("  disagreements  %d ", len(want)),
+		fmt.Sprintf("judged the same %d records\n", len(recs)),
+		"    drop-dns ", "    plain-http (low) ",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("summary lacks %q:\n%s", want, errOut)
+		}
+	}
+}
+
+func sameNames(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestFilterShadowErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("filters:\n  - {name: x, action: drop}\n"), 0o644)
+	if code, _, errOut := runFilter(t, "", "--rules", sampleRules(t), "--shadow", bad); code != exitFailure || !strings.Contains(errOut, bad+" does not load") {
+		t.Errorf("a broken candidate: exit %d: %s", code, errOut)
+	}
+	if code, _, _ := runFilter(t, "", "--rules", sampleRules(t), "--diff-out", filepath.Join(dir, "d")); code != exitUsage {
+		t.Errorf("--diff-out without --shadow: exit %d", code)
+	}
+	cand := candidateRules(t)
+	if code, _, errOut := runFilter(t, "", "--rules", sampleRules(t), "--shadow", cand, "--diff-out", cand); code != exitUsage {
+		t.Errorf("--diff-out over the candidate: exit %d: %s", code, errOut)
 	}
 }
