@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/flowsieve/flowsieve/codec"
 )
 
 // The rule file is YAML. It is decoded from yaml.v3's node tree rather than
@@ -402,7 +406,8 @@ func (l *loader) loadThreat(s *Set, item *yaml.Node, names map[string]*yaml.Node
 
 func (l *loader) loadFilter(s *Set, item *yaml.Node, names map[string]*yaml.Node) {
 	l.rule = ""
-	f := l.mapping(item, "a filter", "name", "action", "compat", "source", "description", "when")
+	f := l.mapping(item, "a filter", "name", "action", "compat", "source", "description", "when",
+		"rate", "per", "max_per_sec", "max_keys")
 	if f == nil {
 		return
 	}
@@ -413,15 +418,22 @@ func (l *loader) loadFilter(s *Set, item *yaml.Node, names map[string]*yaml.Node
 	}
 	r := filterRule{FilterRule: FilterRule{Name: name, Line: item.Line}}
 	if f["action"] == nil {
-		l.errorf(item, "missing action (exclude or include)")
+		l.errorf(item, "missing action (exclude, include, sample or cap)")
 	} else if v, ok := l.scalar(f["action"], "action"); ok {
 		switch v {
-		case "exclude", "include":
-			r.Action, r.exclude = v, v == "exclude"
+		case "exclude":
+			r.Action, r.kind = v, actionExclude
+		case "include":
+			r.Action, r.kind = v, actionInclude
+		case "sample":
+			r.Action, r.kind = v, actionSample
+		case "cap":
+			r.Action, r.kind = v, actionCap
 		default:
-			l.errorf(f["action"], "unknown action %q (want exclude or include)", v)
+			l.errorf(f["action"], "unknown action %q (want exclude, include, sample or cap)", v)
 		}
 	}
+	l.sampling(item, f, &r)
 	mode := modeNative
 	if f["compat"] != nil {
 		if v, ok := l.scalar(f["compat"], "compat"); ok {
@@ -456,4 +468,81 @@ func (l *loader) loadFilter(s *Set, item *yaml.Node, names map[string]*yaml.Node
 	}
 	s.filters = append(s.filters, r)
 	s.filterNames = append(s.filterNames, name)
+}
+
+// defaultMaxKeys bounds the keys one cap filter tracks per partition.
+const defaultMaxKeys = 100_000
+
+// sampling reads the keys of sample and cap filters (rate; per,
+// max_per_sec, max_keys), which no other action takes.
+func (l *loader) sampling(item *yaml.Node, f map[string]*yaml.Node, r *filterRule) {
+	own := map[string]action{"rate": actionSample, "per": actionCap, "max_per_sec": actionCap, "max_keys": actionCap}
+	for _, k := range []string{"rate", "per", "max_per_sec", "max_keys"} {
+		if f[k] != nil && r.Action != "" && r.kind != own[k] {
+			l.errorf(f[k], "%s applies to action %s only", k, map[action]string{actionSample: "sample", actionCap: "cap"}[own[k]])
+		}
+	}
+	switch {
+	case r.Action == "":
+		return
+	case r.kind == actionSample:
+		if f["rate"] == nil {
+			l.errorf(item, "missing rate (the share of matching flows kept, e.g. 0.1 for 1 in 10)")
+			return
+		}
+		v, ok := l.scalar(f["rate"], "rate")
+		if !ok {
+			return
+		}
+		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || !validRate(x) {
+			l.errorf(f["rate"], "rate %q: want a number above 0 and at most 1 (0.1 keeps 1 in 10)", v)
+			return
+		}
+		r.rate, r.Rate = x, x
+	case r.kind == actionCap:
+		if f["per"] == nil {
+			l.errorf(item, "missing per (the field, or list of fields, whose value is the key)")
+		} else {
+			items := []*yaml.Node{f["per"]}
+			if f["per"].Kind == yaml.SequenceNode {
+				items = f["per"].Content
+				if len(items) == 0 {
+					l.errorf(f["per"], "per list is empty")
+				}
+			}
+			for _, it := range items {
+				name, ok := l.scalar(it, "per")
+				if !ok {
+					continue
+				}
+				id, known := codec.FieldByName(name)
+				if !known {
+					l.errorf(it, "unknown field %q in per", name)
+					continue
+				}
+				r.per, r.Per = append(r.per, id), append(r.Per, name)
+			}
+		}
+		if f["max_per_sec"] == nil {
+			l.errorf(item, "missing max_per_sec (flows per key and second kept whole)")
+		} else if v, ok := l.scalar(f["max_per_sec"], "max_per_sec"); ok {
+			x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || !(x >= 1) || math.IsInf(x, 0) {
+				l.errorf(f["max_per_sec"], "max_per_sec %q: want a number, at least 1", v)
+			}
+			r.maxPerSec, r.MaxPerSec = x, x
+		}
+		r.maxKeys = defaultMaxKeys
+		if f["max_keys"] != nil {
+			if v, ok := l.scalar(f["max_keys"], "max_keys"); ok {
+				n, err := strconv.Atoi(strings.TrimSpace(v))
+				if err != nil || n < 1 {
+					l.errorf(f["max_keys"], "max_keys %q: want a whole number, at least 1", v)
+				}
+				r.maxKeys = n
+			}
+		}
+		r.MaxKeys = r.maxKeys
+	}
 }

@@ -35,7 +35,7 @@ threats:
 `, []string{
 			`rules.yaml:11:15: rule "t": unknown severity "urgent" (want one of low, medium, high, critical)`,
 			`rules.yaml:12:37: rule "t": unknown feed "nope" (declare it under feeds)`,
-			`rules.yaml:4:13: rule "a": unknown action "exlude" (want exclude or include)`,
+			`rules.yaml:4:13: rule "a": unknown action "exlude" (want exclude, include, sample or cap)`,
 			`rules.yaml:5:33: rule "a": regex "a(": missing closing )`,
 			`rules.yaml:6:11: rule "a": duplicate rule name (first used on line 3)`,
 			`rules.yaml:8:34: rule "a": gt: unknown unit "XB" in "10XB" (use k, M, G, T with optional B, or Ki, Mi, Gi, Ti)`,

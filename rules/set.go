@@ -35,11 +35,18 @@ type ThreatRule struct {
 // FilterRule describes one filter; Verdict.DropRule indexes Set.Filters.
 type FilterRule struct {
 	Name        string
-	Action      string // "exclude" or "include"
+	Action      string // "exclude", "include", "sample" or "cap"
 	Compat      string // "", "fluentd" (or, later, "fluent-bit")
 	Description string
 	Source      string // where the rule came from: the rule file line, or what it was imported from
 	Line        int    // its line in the rule file
+	// Rate is a sample filter's rate: the share of matching flows kept.
+	Rate float64
+	// Per, MaxPerSec and MaxKeys are a cap filter's key fields, its flows
+	// kept whole per key and second, and the most keys it tracks.
+	Per       []string
+	MaxPerSec float64
+	MaxKeys   int
 }
 
 // Hit is one threat rule that flagged a flow.
@@ -57,7 +64,20 @@ type Verdict struct {
 	Keep     bool
 	DropRule int   // index into FilterNames when !Keep, -1 otherwise
 	Threats  []Hit // reset by Judge, backing array reused
-	st       evalState
+	// Rate is the probability the flow was kept with: 1 unless a sample
+	// or cap filter thinned it. Scale gives the counters' scaling.
+	Rate float64
+	// Samples lists the sample and cap filters the flow reached and
+	// matched, in order (reset by Judge, backing array reused); when one
+	// dropped the flow it is the last, and DropRule.
+	Samples []Sample
+	// Caps holds cap filters' per-key counts between judgements; one
+	// Verdict per goroutine gives one Caps per goroutine (per input
+	// partition in the pipeline). Judge makes one on the wall clock when
+	// it is nil and the rules have a cap filter.
+	Caps   *Caps
+	dither float64
+	st     evalState
 }
 
 // Flagged reports whether any threat rule matched.
@@ -126,14 +146,43 @@ func (s *Set) Judge(f *codec.Flow, v *Verdict) {
 			v.Threats = append(v.Threats, h)
 		}
 	}
+	v.Rate, v.Samples, v.dither = 1, v.Samples[:0], 0
+	hashed := false
+	var u float64
 	for i := range s.filters {
 		r := &s.filters[i]
 		st.witness = nil
 		m := r.cond.eval(f, st) == resTrue // an error (fluentd compat) never drops
-		if m == r.exclude {
+		switch r.kind {
+		case actionExclude, actionInclude:
+			if m == (r.kind == actionExclude) {
+				v.Keep, v.DropRule = false, i
+				return
+			}
+			continue
+		}
+		if !m {
+			continue
+		}
+		if !hashed {
+			h := FlowHash(f)
+			u, v.dither, hashed = FlowUnit(h), dither(h), true
+		}
+		smp := Sample{Rule: i, Rate: r.rate}
+		if r.kind == actionCap {
+			if v.Caps == nil {
+				v.Caps = NewCaps(nil)
+			}
+			smp.Rate, smp.Evicted = v.Caps.rate(s, r, f)
+		}
+		var now float64
+		smp.Kept, now, smp.Rate = sampleKeep(u, v.Rate, smp.Rate)
+		v.Samples = append(v.Samples, smp)
+		if !smp.Kept {
 			v.Keep, v.DropRule = false, i
 			return
 		}
+		v.Rate = now
 	}
 }
 
@@ -175,9 +224,23 @@ func (r RuleResult) String() string {
 
 type filterRule struct {
 	FilterRule
-	exclude bool
-	cond    *node
+	kind      action
+	rate      float64
+	per       []codec.Field
+	maxPerSec float64
+	maxKeys   int
+	cond      *node
 }
+
+// action is what a filter does with the flows its condition matches.
+type action uint8
+
+const (
+	actionExclude action = iota // drop them
+	actionInclude               // keep them, drop the others
+	actionSample                // keep a share (rate)
+	actionCap                   // keep up to max_per_sec per key, sample above
+)
 
 type threatRule struct {
 	reason   string // the rule's description, if it has one

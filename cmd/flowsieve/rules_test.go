@@ -42,7 +42,7 @@ func TestRulesCheck(t *testing.T) {
 		"Checking " + sampleRules(t) + "\nSUCCESS: 2 filters, 3 threat rules, 1 feeds (6 entries), version ",
 		"Checking " + bad + "\nFAILED:\n" +
 			bad + `:4:19: rule "dns-deny": unknown field "protcol" (for a key that is not a Calico field, write key: protcol)` + "\n" +
-			bad + `:5:23: rule "x": unknown action "drop" (want exclude or include)` + "\n",
+			bad + `:5:23: rule "x": unknown action "drop" (want exclude, include, sample or cap)` + "\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks\n%s\n--- got:\n%s", want, out)
