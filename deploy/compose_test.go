@@ -417,3 +417,91 @@ func readYAMLStrict(t *testing.T, path string, v any) {
 		t.Fatalf("%s: %v", path, err)
 	}
 }
+
+// TestComposeGoldmaneProfile: `docker compose --profile goldmane up` adds
+// the stand-in Goldmane and the ingester, which reads the certificates the
+// fake writes, from the volume it shares, and produces to flowsieve's
+// input topic through the broker's container listener.
+func TestComposeGoldmaneProfile(t *testing.T) {
+	base := loadCompose(t)
+	for _, name := range []string{"goldmane-fake", "ingest-goldmane"} {
+		if _, ok := base.Services[name]; ok {
+			t.Errorf("service %s runs without --profile goldmane", name)
+		}
+	}
+	opts, err := cli.NewProjectOptions(
+		[]string{filepath.Join(repoRoot, "docker-compose.yml")},
+		cli.WithWorkingDirectory(repoRoot), cli.WithInterpolation(true), cli.WithNormalization(true),
+		cli.WithConsistency(true), cli.WithResolvedPaths(true), cli.WithProfiles([]string{"goldmane"}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("docker-compose.yml with --profile goldmane: %v", err)
+	}
+	fake, ok := p.Services["goldmane-fake"]
+	if !ok {
+		t.Fatal("no goldmane-fake service in the goldmane profile")
+	}
+	in, ok := p.Services["ingest-goldmane"]
+	if !ok {
+		t.Fatal("no ingest-goldmane service in the goldmane profile")
+	}
+	flags := func(s types.ServiceConfig, want ...string) map[string]string {
+		t.Helper()
+		if len(s.Command) < len(want) || !slices.Equal(s.Command[:len(want)], want) {
+			t.Fatalf("service %s command %q, want %q ...", s.Name, s.Command, want)
+		}
+		m := map[string]string{}
+		for _, a := range s.Command[len(want):] {
+			k, v, _ := strings.Cut(a, "=")
+			m[k] = v
+		}
+		return m
+	}
+	ff := flags(fake, "ingest", "goldmane-fake")
+	inf := flags(in, "ingest", "goldmane")
+	if len(fake.Volumes) != 1 || fake.Volumes[0].Type != types.VolumeTypeVolume || !strings.HasPrefix(ff["--certs"], fake.Volumes[0].Target+"/") {
+		t.Errorf("goldmane-fake writes its certificates to %s, which is not in its one volume %+v", ff["--certs"], fake.Volumes)
+	}
+	if !slices.Equal(in.VolumesFrom, []string{"goldmane-fake:ro"}) {
+		t.Errorf("ingest-goldmane volumes_from %v, want [goldmane-fake:ro]", in.VolumesFrom)
+	}
+	for flag, file := range map[string]string{"--ca": "ca.crt", "--cert": "client.crt", "--key": "client.key"} {
+		if inf[flag] != ff["--certs"]+"/"+file {
+			t.Errorf("ingest-goldmane %s=%s, want the fake's %s/%s", flag, inf[flag], ff["--certs"], file)
+		}
+	}
+	_, fakePort, _ := net.SplitHostPort(ff["--listen"])
+	if inf["--goldmane"] != "goldmane-fake:"+fakePort {
+		t.Errorf("ingest-goldmane --goldmane=%s, want goldmane-fake:%s", inf["--goldmane"], fakePort)
+	}
+	// The fake's server certificate names "goldmane" (goldmanefake.NewCerts).
+	if inf["--server-name"] != "goldmane" {
+		t.Errorf("--server-name=%s: the fake's certificate is for goldmane", inf["--server-name"])
+	}
+	advertised, _ := kafkaListeners(t, p.Services["kafka"])
+	internal := advertised[env(t, p.Services["kafka"], "KAFKA_INTER_BROKER_LISTENER_NAME")]
+	if inf["--brokers"] != internal {
+		t.Errorf("ingest-goldmane --brokers=%s, want %s", inf["--brokers"], internal)
+	}
+	fs := p.Services["flowsieve"]
+	var environ []string
+	for k, v := range fs.Environment {
+		environ = append(environ, k+"="+*v)
+	}
+	cfg, err := config.Load(config.Sources{File: hostPath(fs, fs.Command[2]), Environ: environ})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(cfg.Input.Topics, inf["--topic"]) {
+		t.Errorf("ingest-goldmane produces to %s, which flowsieve does not read (%v)", inf["--topic"], cfg.Input.Topics)
+	}
+	dependsOn(t, in, "kafka-init", types.ServiceConditionCompletedSuccessfully)
+	_, metricsPort, _ := net.SplitHostPort(inf["--metrics-listen"])
+	if !publishes(in, metricsPort) {
+		t.Errorf("ingest-goldmane does not publish its metrics port %s", metricsPort)
+	}
+}

@@ -207,10 +207,6 @@ func goldmaneFakeCmd(ctx context.Context, args []string, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "flowsieve ingest goldmane-fake:", err)
 			return exitFailure
 		}
-		// The ingester of the demo runs as another user.
-		for _, p := range []string{certs.ClientKey, certs.ServerKey} {
-			_ = os.Chmod(p, 0o644)
-		}
 	}
 	tlsCfg, err := certs.ServerTLS("")
 	if err != nil {
