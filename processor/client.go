@@ -20,10 +20,10 @@ import (
 // log fetch errors alike.
 
 // The producer's buffer, across all partitions. Back-pressure comes from
-// the per-partition in-flight caps (MaxInflightRecords, MaxInflightBytes),
-// which pause fetching; these only keep a Produce from blocking the
-// routing goroutine under any sane partition count (a dozen partitions at
-// the default record cap is 240,000), while bounding memory.
+// the process's in-flight budget (MaxInflightRecords, MaxInflightBytes;
+// budget.go), which stops polling; these only keep a Produce from blocking
+// the routing goroutine at the default budget (100,000 records, at most
+// two outputs each), while bounding memory.
 const (
 	maxBufferedRecords = 250000
 	maxBufferedBytes   = 256 << 20
@@ -135,10 +135,15 @@ func (p *Pipeline) inputOpts() []kgo.Opt {
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.ConsumeResetOffset(start),
 		kgo.SessionTimeout(cfg.SessionTimeout),
-		kgo.FetchMaxBytes(32 << 20),
-		kgo.FetchMaxPartitionBytes(4 << 20),
-		// A partition resumed after back-pressure joins the next fetch only
-		// once the fetch in flight returns; an idle fetch waits this long.
+		// One fetch per broker is in flight or buffered at a time, and the
+		// records of the one buffered hold its whole response in memory:
+		// 16 MiB fetches (2 MiB per partition) keep up with 2 cores while
+		// the budget (budget.go) still holds two or three of them, where
+		// 32 MiB ones only added memory (issue 13).
+		kgo.FetchMaxBytes(16 << 20),
+		kgo.FetchMaxPartitionBytes(2 << 20),
+		// A partition resumed after a stall joins the next fetch only once
+		// the fetch in flight returns; an idle fetch waits this long.
 		kgo.FetchMaxWait(250 * time.Millisecond),
 	}
 	if cfg.TopicRegex != "" {

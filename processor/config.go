@@ -47,8 +47,10 @@ type Config struct {
 	// input partition, which is retried from that record on.
 	DeliveryTimeout time.Duration
 
-	// Per partition: records and bytes consumed but not yet acknowledged
-	// by every output. Past either cap the partition's fetching pauses.
+	// In the whole process (at-least-once): records and bytes (keys and
+	// values) consumed but not yet acknowledged by every output. At
+	// either cap the pipeline stops polling until both are at half; see
+	// budget.go. Exactly-once bounds what it holds by TxnMaxRecords.
 	MaxInflightRecords int
 	MaxInflightBytes   int64
 
@@ -109,8 +111,8 @@ const (
 	DefaultLinger             = 5 * time.Millisecond
 	DefaultBatchMaxBytes      = 1 << 20
 	DefaultDeliveryTimeout    = 2 * time.Minute
-	DefaultMaxInflightRecords = 20000
-	DefaultMaxInflightBytes   = 16 << 20
+	DefaultMaxInflightRecords = 100000
+	DefaultMaxInflightBytes   = 64 << 20
 	DefaultTransactionTimeout = 30 * time.Second
 	DefaultTxnMaxRecords      = 10000
 	DefaultTxnInterval        = 100 * time.Millisecond

@@ -36,6 +36,7 @@ type Pipeline struct {
 	// works on, one worker each, in both delivery modes (registry.go).
 	mu      sync.Mutex
 	workers map[topicPartition]*worker
+	budget  *budget // at-least-once: what all workers hold (budget.go)
 
 	stalled atomic.Int32 // partitions whose produce failed and has not yet succeeded again
 	// lastFailure is the last failed produce, named by readiness while
@@ -55,7 +56,8 @@ type topicPartition struct {
 }
 
 // pollMax bounds one poll: with BlockRebalanceOnPoll a rebalance waits for
-// the records of one poll to be handed to the workers.
+// the records of one poll to be handed to the workers (a few microseconds
+// per thousand).
 const pollMax = 10000
 
 // New connects to the brokers, checks that the output topics exist, and
@@ -77,6 +79,7 @@ func New(cfg Config) (*Pipeline, error) {
 			keptJSON: cfg.KeptJSON,
 			limits:   cfg.Limits,
 		},
+		budget: newBudget(cfg.MaxInflightRecords, cfg.MaxInflightBytes),
 	}
 	if cfg.ExactlyOnce {
 		if err := p.newTransact(); err != nil {
@@ -158,7 +161,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 // runAtLeastOnce is Run for at-least-once delivery.
 func (p *Pipeline) runAtLeastOnce(ctx context.Context, stopBackground func()) error {
 	for {
-		fetches := p.consumer.PollRecords(ctx, pollMax)
+		if p.budget.wait(ctx) != nil {
+			break
+		}
+		fetches := p.consumer.PollRecords(ctx, p.budget.pollSize(pollMax))
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			break
 		}
@@ -207,8 +213,8 @@ func (p *Pipeline) assigned(_ context.Context, cl *kgo.Client, assigned map[stri
 	if len(assigned) == 0 {
 		return
 	}
-	// A partition paused by an earlier owner's back-pressure stays paused
-	// in the client until resumed.
+	// A partition paused while an earlier owner stalled on it stays
+	// paused in the client until resumed.
 	cl.ResumeFetchPartitions(assigned)
 	for _, w := range p.addWorkers(assigned) {
 		go w.run()

@@ -24,9 +24,8 @@ import (
 // and produces its outputs, and keeps it in fifo until every output is
 // acknowledged. advance pops acknowledged records off the front of fifo
 // and marks the last one for commit, so a commit never passes a record
-// whose outputs are not all acknowledged. Records in queue and fifo
-// together are capped (records and bytes): past a cap the partition's
-// fetching pauses until the worker catches up.
+// whose outputs are not all acknowledged. Records in queue and fifo count
+// in the process's budget (budget.go) until they are finished.
 type worker struct {
 	p    *Pipeline
 	tp   topicPartition
@@ -37,9 +36,9 @@ type worker struct {
 
 	mu     sync.Mutex
 	queue  []batch
-	paused bool
+	paused bool // fetching paused while the partition is stalled
 
-	records, bytes atomic.Int64 // in queue or fifo
+	records, bytes atomic.Int64 // in queue or fifo, counted in the budget too
 	outstanding    atomic.Int64 // produced, promise not yet called
 	failed         atomic.Bool  // an output failed to produce; retry pending
 	stalled        atomic.Bool  // failed, and no record acknowledged since
@@ -109,24 +108,36 @@ func (w *worker) enqueue(recs []*kgo.Record, polled time.Time) {
 	for _, r := range recs {
 		n += int64(len(r.Value) + len(r.Key))
 	}
-	records := w.records.Add(int64(len(recs)))
-	bytes := w.bytes.Add(n)
+	w.records.Add(int64(len(recs)))
+	w.bytes.Add(n)
+	w.p.budget.take(int64(len(recs)), n)
 	w.mu.Lock()
 	w.queue = append(w.queue, batch{recs, polled})
-	if !w.paused && (records >= int64(w.p.cfg.MaxInflightRecords) || bytes >= w.p.cfg.MaxInflightBytes) {
-		w.paused = true
-		w.p.consumer.PauseFetchPartitions(map[string][]int32{w.tp.topic: {w.tp.partition}})
-	}
 	w.mu.Unlock()
 	w.signal()
 }
 
-// maybeResume lets fetching continue once the worker is below half of
-// both caps, so a paused partition does not flap on every record.
-func (w *worker) maybeResume() {
-	if w.records.Load() > int64(w.p.cfg.MaxInflightRecords)/2 || w.bytes.Load() > w.p.cfg.MaxInflightBytes/2 {
-		return
+// finish takes records finished (or given up with the partition) out of
+// the partition's and the process's counts.
+func (w *worker) finish(records, bytes int64) {
+	w.records.Add(-records)
+	w.bytes.Add(-bytes)
+	w.p.budget.release(records, bytes)
+}
+
+// pauseFetching stops fetching a stalled partition: it takes no records
+// until its retry succeeds, and would only fill the budget the other
+// partitions share.
+func (w *worker) pauseFetching() {
+	w.mu.Lock()
+	if !w.paused {
+		w.paused = true
+		w.p.consumer.PauseFetchPartitions(map[string][]int32{w.tp.topic: {w.tp.partition}})
 	}
+	w.mu.Unlock()
+}
+
+func (w *worker) resumeFetching() {
 	w.mu.Lock()
 	if w.paused {
 		w.paused = false
@@ -150,6 +161,7 @@ func (w *worker) run() {
 		}
 		w.advance()
 		if w.failed.Load() {
+			w.pauseFetching()
 			// Stop taking records; once nothing is in flight, retry
 			// every unacknowledged record from the failed one on.
 			if retry == nil && w.outstanding.Load() == 0 {
@@ -253,8 +265,7 @@ func (w *worker) advance() {
 		clear(w.fifo[left:]) // let the moved entries' old slots go
 		w.fifo, w.head = w.fifo[:left], 0
 	}
-	w.records.Add(-n)
-	w.bytes.Add(-size)
+	w.finish(n, size)
 	w.p.consumer.MarkCommitRecords(last.rec)
 	w.lag.finished(last.rec.Offset + 1)
 	// Records before the failed one complete while it waits; only progress
@@ -264,8 +275,8 @@ func (w *worker) advance() {
 		w.p.stalled.Add(-1)
 		w.p.m.stalled.WithLabelValues(w.tp.topic, strconv.Itoa(int(w.tp.partition))).Set(0)
 		w.log.Info("partition progressing again after produce failure", zap.Int64("offset", last.rec.Offset))
+		w.resumeFetching()
 	}
-	w.maybeResume()
 }
 
 // retry routes and produces again every record not yet fully acknowledged,
@@ -312,12 +323,10 @@ func (w *worker) release() {
 	if w.stalled.Swap(false) {
 		w.p.stalled.Add(-1)
 	}
-	w.mu.Lock()
-	if w.paused {
-		w.paused = false
-		w.p.consumer.ResumeFetchPartitions(map[string][]int32{w.tp.topic: {w.tp.partition}})
-	}
-	w.mu.Unlock()
+	w.resumeFetching()
+	// What the worker still holds (queued, or in fifo unacknowledged) is
+	// the next owner's: it no longer counts here.
+	w.finish(w.records.Load(), w.bytes.Load())
 }
 
 // produce sends one output of e. The output's partition is the input

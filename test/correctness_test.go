@@ -25,8 +25,9 @@ func TestCorrectness(t *testing.T) {
 		opts []pipelineOpt
 	}{
 		{"defaults", nil},
-		// Tiny in-flight caps: fetching pauses and resumes constantly.
-		{"back-pressure", []pipelineOpt{func(c *processor.Config) { c.MaxInflightRecords = 7; c.MaxInflightBytes = 2048 }}},
+		// A tiny in-flight budget (7 records a partition, 2 KiB): polling
+		// stops and resumes constantly.
+		{"back-pressure", []pipelineOpt{func(c *processor.Config) { c.MaxInflightRecords = 28; c.MaxInflightBytes = 8192 }}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, 4)
