@@ -399,7 +399,8 @@ func (l *loader) loadThreat(s *Set, item *yaml.Node, names map[string]*yaml.Node
 	if cond == nil {
 		return
 	}
-	s.threats = append(s.threats, threatRule{reason: desc, cond: cond, fallback: "the condition of " + name + " holds"})
+	s.threats = append(s.threats, threatRule{reason: desc, cond: cond, fallback: "the condition of " + name + " holds",
+		when: canonicalWhen(f["when"])})
 	s.threatInfo = append(s.threatInfo, ThreatRule{Name: name, Severity: sev, Description: desc,
 		Source: fmt.Sprintf("%s:%d", filepath.Base(l.file), item.Line)})
 }
@@ -466,6 +467,7 @@ func (l *loader) loadFilter(s *Set, item *yaml.Node, names map[string]*yaml.Node
 	if r.cond == nil {
 		return
 	}
+	r.when = canonicalWhen(f["when"])
 	s.filters = append(s.filters, r)
 	s.filterNames = append(s.filterNames, name)
 }

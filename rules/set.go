@@ -230,6 +230,7 @@ type filterRule struct {
 	maxPerSec float64
 	maxKeys   int
 	cond      *node
+	when      string // the condition in canonical form, for DiffSets
 }
 
 // action is what a filter does with the flows its condition matches.
@@ -246,4 +247,5 @@ type threatRule struct {
 	reason   string // the rule's description, if it has one
 	fallback string // when neither a description nor a matching test explains the hit
 	cond     *node
+	when     string // the condition in canonical form, for DiffSets
 }

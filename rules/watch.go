@@ -38,6 +38,34 @@ type Watcher struct {
 	// reports success even when it brings back the version still serving
 	// (the user reverted the bad edit), so "last reload failed" clears.
 	failing bool
+
+	// The audit trail (History), under a lock of its own: a reload holds
+	// mu for as long as the files take to read.
+	histMu   sync.Mutex
+	history  []LoadRecord // oldest first, at most HistoryLen
+	loadedAt time.Time    // when the Set in force was loaded
+}
+
+// HistoryLen is how many load attempts a Watcher remembers.
+const HistoryLen = 20
+
+// LoadRecord is one load attempt of a rule file, for the audit trail.
+type LoadRecord struct {
+	Version string    `json:"version,omitempty"` // the version loaded; empty when the load failed
+	Time    time.Time `json:"time"`
+	OK      bool      `json:"ok"`
+	Error   string    `json:"error,omitempty"`
+	// Diff summarises what changed against the version serving before
+	// (DiffSets); empty for a failure or the first load.
+	Diff string `json:"diff,omitempty"`
+}
+
+// Status is what a Watcher serves now and what it tried, for GET /rules.
+type Status struct {
+	File     string       `json:"file"`
+	Version  string       `json:"version,omitempty"` // empty while nothing serves
+	LoadedAt *time.Time   `json:"loaded_at,omitempty"`
+	History  []LoadRecord `json:"history"` // newest first
 }
 
 // WatcherOptions configures a Watcher.
@@ -104,7 +132,37 @@ func NewWatcher(path string, opts WatcherOptions) (*Watcher, error) {
 	}
 	w.tried = s.Files()
 	w.cur.Store(s)
+	w.record(LoadRecord{Version: s.Version(), Time: time.Now(), OK: true})
 	return w, nil
+}
+
+// record adds a load attempt to the history; a success also dates the
+// Set in force.
+func (w *Watcher) record(r LoadRecord) {
+	w.histMu.Lock()
+	defer w.histMu.Unlock()
+	if len(w.history) == HistoryLen {
+		w.history = append(w.history[:0], w.history[1:]...)
+	}
+	w.history = append(w.history, r)
+	if r.OK {
+		w.loadedAt = r.Time
+	}
+}
+
+// Status reports the Set in force and the last HistoryLen load attempts.
+func (w *Watcher) Status() Status {
+	w.histMu.Lock()
+	defer w.histMu.Unlock()
+	st := Status{File: w.path, History: make([]LoadRecord, 0, len(w.history))}
+	if s := w.cur.Load(); s != nil {
+		at := w.loadedAt
+		st.Version, st.LoadedAt = s.Version(), &at
+	}
+	for i := len(w.history) - 1; i >= 0; i-- {
+		st.History = append(st.History, w.history[i])
+	}
+	return st
 }
 
 // Current returns the Set in force (nil for an Optional watcher whose file
@@ -141,6 +199,7 @@ func (w *Watcher) reload(force bool) (bool, error) {
 			zap.String("file", w.path), zap.String("version", versionOf(old)),
 			zap.Int("errors", len(errs)), zap.Errors("problems", errs))
 		w.failing = true
+		w.record(LoadRecord{Time: time.Now(), Error: err.Error()})
 		if w.opts.OnReload != nil {
 			w.opts.OnReload(nil, err)
 		}
@@ -151,10 +210,18 @@ func (w *Watcher) reload(force bool) (bool, error) {
 	}
 	w.failing = false
 	w.cur.Store(s)
-	w.opts.Logger.Info(w.opts.Name+" reloaded", zap.String("file", w.path),
+	fields := []zap.Field{zap.String("file", w.path),
 		zap.String("version", s.Version()), zap.String("previous", versionOf(old)),
 		zap.Int("filters", len(s.filters)), zap.Int("threat_rules", len(s.threats)),
-		zap.Int("feeds", len(s.feeds)))
+		zap.Int("feeds", len(s.feeds))}
+	rec := LoadRecord{Version: s.Version(), Time: time.Now(), OK: true}
+	if old != nil {
+		d := DiffSets(old, s)
+		rec.Diff = d.Summary()
+		fields = append(fields, zap.String("diff", rec.Diff), zap.Strings("changes", d.Lines()))
+	}
+	w.record(rec)
+	w.opts.Logger.Info(w.opts.Name+" reloaded", fields...)
 	if w.opts.OnReload != nil {
 		w.opts.OnReload(s, nil)
 	}

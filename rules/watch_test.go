@@ -425,3 +425,45 @@ func TestWatcherOptional(t *testing.T) {
 		t.Errorf("no failure line naming the shadow rules: %v", h.logs.All())
 	}
 }
+
+// TestWatcherHistory: each load attempt is remembered, newest first, with
+// the diff against the version before; a reload's log line carries it.
+func TestWatcherHistory(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.yaml")
+	write(t, path, rulesDropDev)
+	h := startWatcher(t, path)
+	v0 := h.w.Current().Version()
+	write(t, path, rulesKeepAll)
+	h.waitFor("the new rules", func() bool { return h.reloads.Load() == 1 })
+	v1 := h.w.Current().Version()
+	write(t, path, rulesBroken)
+	h.waitFor("the failed reload", func() bool { return h.fails.Load() == 1 })
+
+	st := h.w.Status()
+	if st.File != path || st.Version != v1 || st.LoadedAt == nil || len(st.History) != 3 {
+		t.Fatalf("status %+v", st)
+	}
+	got := st.History
+	if got[0].OK || got[0].Version != "" || !strings.Contains(got[0].Error, "source_namespce") ||
+		!got[1].OK || got[1].Version != v1 || got[1].Diff != "filters +1 -1 ~0" || !got[1].Time.Equal(*st.LoadedAt) ||
+		!got[2].OK || got[2].Version != v0 || got[2].Diff != "" {
+		t.Errorf("history %+v", got)
+	}
+	lines := h.logs.FilterMessage("rules reloaded").All()
+	if len(lines) != 1 {
+		t.Fatalf("%d reload lines", len(lines))
+	}
+	ctx := lines[0].ContextMap()
+	if ctx["diff"] != "filters +1 -1 ~0" || fmt.Sprint(ctx["changes"]) != "[filter + drop-qa filter - drop-dev]" {
+		t.Errorf("reload line %v", ctx)
+	}
+
+	// The history keeps the last HistoryLen attempts.
+	for i := range HistoryLen {
+		h.w.record(LoadRecord{Version: fmt.Sprint(i), OK: true})
+	}
+	if st := h.w.Status(); len(st.History) != HistoryLen || st.History[0].Version != fmt.Sprint(HistoryLen-1) {
+		t.Errorf("after %d more: %d records, newest %+v", HistoryLen, len(st.History), st.History[0])
+	}
+}

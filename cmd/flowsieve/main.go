@@ -27,7 +27,7 @@ func commands() []command {
 	return []command{
 		{"run", "run the pipeline (embedded broker when kafka.brokers is empty)", runCmd},
 		{"filter", "judge flow-log files offline with a rule file", filterCmd},
-		{"rules", "check, explain and import rules (check, explain, import-fluentd, import-fluent-bit)", rulesCmd},
+		{"rules", "check, explain, diff and import rules (check, explain, diff, import-fluentd, import-fluent-bit)", rulesCmd},
 		{"gen", "write synthetic Calico flow logs to stdout or a Kafka topic", genCmd},
 		{"config", "print the effective config with secrets masked, or list every key (config print, config keys)", configCmd},
 		{"ingest", "stream flows into Kafka as flow-log records (ingest goldmane: Calico Goldmane's Flows API)", ingestCmd},

@@ -20,6 +20,7 @@ const rulesUsageText = `usage: flowsieve rules <command> [flags]
 commands:
   check FILE...                      validate rule files and their feeds (exit 0 or 1)
   explain --rules FILE RECORD|-      show how each rule judges one record (or each line of stdin)
+  diff OLD NEW                       what changed between two rule files (exit 0 same, 1 different, 2 error)
   import-fluentd [-o OUT] FILE|-     turn fluentd <filter> @type grep sections into a rule file (--tag flows)
   import-fluent-bit [-o OUT] FILE|-  turn Fluent Bit grep filters (fluent-bit-filters ConfigMap, ...) into a rule file
 `
@@ -34,6 +35,8 @@ func rulesCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return rulesCheck(ctx, args[1:], stdout, stderr)
 	case "explain":
 		return rulesExplain(args[1:], stdout, stderr)
+	case "diff":
+		return rulesDiff(ctx, args[1:], stdout, stderr)
 	case "import-fluentd":
 		return rulesImportFluentd(args[1:], stdout, stderr)
 	case "import-fluent-bit":

@@ -135,3 +135,59 @@ func TestRulesImportFluentdTag(t *testing.T) {
 		t.Errorf("--tag dns: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// TestRulesDiff: exit 0 for the same decisions (another layout too), 1
+// with the changes listed, 2 when a file does not load or the arguments
+// are wrong, as diff.
+func TestRulesDiff(t *testing.T) {
+	dir := t.TempDir()
+	same := filepath.Join(dir, "same.yaml")
+	data, err := os.ReadFile(sampleRules(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The sample without its comments and with its feed by absolute path.
+	var kept []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "#") {
+			continue
+		}
+		kept = append(kept, strings.Replace(l, "file: feeds/", "file: "+filepath.Join(filepath.Dir(sampleRules(t)), "feeds")+"/", 1))
+	}
+	os.WriteFile(same, []byte(strings.Join(kept, "\n")), 0o644)
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("filters: [{name: x}]\n"), 0o644)
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		code     int
+		out, err []string
+	}{
+		{"same", []string{sampleRules(t), same}, exitOK, []string{"\nno change\n"}, nil},
+		{"different", []string{sampleRules(t), candidateRules(t)}, exitFailure, []string{
+			"filters:\n  + drop-dns\n  - drop-dev-namespace\n",
+			"threat rules:\n  ~ mining-pool-port\n      description: flow to a port well-known mining pools listen on\n                   -> (none)\n  + plain-http\n",
+			"feeds:\n  - c2-sample (0 entries added, 6 removed)\n",
+			"filters +1 -2 ~0, threat rules +1 -2 ~1, feeds +0 -1 ~0\n",
+		}, nil},
+		{"broken file", []string{sampleRules(t), bad}, exitUsage, nil, []string{bad + " does not load"}},
+		{"one file", []string{sampleRules(t)}, exitUsage, nil, []string{"usage: flowsieve rules diff OLD NEW"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errOut := runRules(t, "", append([]string{"diff"}, tc.args...)...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\n%s%s", code, tc.code, out, errOut)
+			}
+			for _, w := range tc.out {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tc.err {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+		})
+	}
+}

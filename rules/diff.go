@@ -1,0 +1,301 @@
+package rules
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Diff is the semantic difference between two rule files: what changed in
+// what they decide, not in their text. Comments, formatting, key order
+// and YAML style do not count; a rule's condition is compared in one
+// canonical form (canonicalWhen).
+type Diff struct {
+	Filters, Threats []RuleChange
+	Feeds            []FeedChange
+}
+
+// RuleChange is one rule added, removed or changed, by name.
+type RuleChange struct {
+	Name string
+	Kind ChangeKind
+	// Fields lists what changed of a changed rule ("when", "action",
+	// "compat", "severity", "description", "position"), old and new.
+	Fields []FieldChange
+}
+
+// FieldChange is one changed attribute of a rule.
+type FieldChange struct{ Field, Old, New string }
+
+// FeedChange is one feed added, removed or whose entries changed: Added
+// and Removed count the prefixes (a feed added counts all as added).
+type FeedChange struct {
+	Name           string
+	Kind           ChangeKind
+	Added, Removed int
+}
+
+// ChangeKind says whether a rule or feed is new, gone or changed.
+type ChangeKind string
+
+// The kinds of change.
+const (
+	Added   ChangeKind = "added"
+	Removed ChangeKind = "removed"
+	Changed ChangeKind = "changed"
+)
+
+// Same reports whether the two files decide alike.
+func (d *Diff) Same() bool { return len(d.Filters)+len(d.Threats)+len(d.Feeds) == 0 }
+
+// Summary is the diff in one line: counts of rules and feeds added,
+// removed and changed, "no change" when there is none.
+func (d *Diff) Summary() string {
+	if d.Same() {
+		return "no change"
+	}
+	var parts []string
+	count := func(what string, kinds []ChangeKind) {
+		var a, r, c int
+		for _, k := range kinds {
+			switch k {
+			case Added:
+				a++
+			case Removed:
+				r++
+			default:
+				c++
+			}
+		}
+		if a+r+c > 0 {
+			parts = append(parts, fmt.Sprintf("%s +%d -%d ~%d", what, a, r, c))
+		}
+	}
+	count("filters", ruleKinds(d.Filters))
+	count("threat rules", ruleKinds(d.Threats))
+	var fk []ChangeKind
+	for _, f := range d.Feeds {
+		fk = append(fk, f.Kind)
+	}
+	count("feeds", fk)
+	return strings.Join(parts, ", ")
+}
+
+// Lines lists the changes one a line, "filter + drop-dns", "threat rule ~
+// c2: severity, when", "feed ~ c2-sample: +3 -1 entries": the reload log's
+// account of what a new version changed.
+func (d *Diff) Lines() []string {
+	var out []string
+	rules := func(what string, cs []RuleChange) {
+		for _, c := range cs {
+			l := fmt.Sprintf("%s %s %s", what, c.Kind.Mark(), c.Name)
+			for i, f := range c.Fields {
+				sep := ", "
+				if i == 0 {
+					sep = ": "
+				}
+				l += sep + f.Field
+			}
+			out = append(out, l)
+		}
+	}
+	rules("filter", d.Filters)
+	rules("threat rule", d.Threats)
+	for _, f := range d.Feeds {
+		out = append(out, fmt.Sprintf("feed %s %s: +%d -%d entries", f.Kind.Mark(), f.Name, f.Added, f.Removed))
+	}
+	return out
+}
+
+// Mark is "+", "-" or "~", as a diff marks lines.
+func (k ChangeKind) Mark() string {
+	switch k {
+	case Added:
+		return "+"
+	case Removed:
+		return "-"
+	}
+	return "~"
+}
+
+func ruleKinds(cs []RuleChange) []ChangeKind {
+	out := make([]ChangeKind, len(cs))
+	for i, c := range cs {
+		out[i] = c.Kind
+	}
+	return out
+}
+
+// DiffSets compares two loaded rule files. Filters are matched by name, in
+// new's order, then the removed ones; a filter's position counts only
+// relative to the filters both files have (the first to decide wins, so
+// swapping two is a change, adding one in front of them is not a change
+// of theirs). Threat rules all run, so their order does not count.
+func DiffSets(old, new *Set) Diff {
+	var d Diff
+	oldF := map[string]int{}
+	for i := range old.filters {
+		oldF[old.filters[i].Name] = i
+	}
+	newF := map[string]int{}
+	for i := range new.filters {
+		newF[new.filters[i].Name] = i
+	}
+	// The rank of each common filter among the common filters.
+	rank := func(s *Set, other map[string]int) map[string]int {
+		r := map[string]int{}
+		for i := range s.filters {
+			if _, ok := other[s.filters[i].Name]; ok {
+				r[s.filters[i].Name] = len(r)
+			}
+		}
+		return r
+	}
+	oldRank, newRank := rank(old, newF), rank(new, oldF)
+	for i := range new.filters {
+		n := &new.filters[i]
+		j, ok := oldF[n.Name]
+		if !ok {
+			d.Filters = append(d.Filters, RuleChange{Name: n.Name, Kind: Added})
+			continue
+		}
+		o := &old.filters[j]
+		var fc []FieldChange
+		fc = field(fc, "action", o.Action, n.Action)
+		fc = field(fc, "compat", o.Compat, n.Compat)
+		fc = field(fc, "when", o.when, n.when)
+		fc = field(fc, "rate", fmtNum(o.Rate), fmtNum(n.Rate))
+		fc = field(fc, "per", strings.Join(o.Per, ", "), strings.Join(n.Per, ", "))
+		fc = field(fc, "max_per_sec", fmtNum(o.MaxPerSec), fmtNum(n.MaxPerSec))
+		fc = field(fc, "max_keys", fmtNum(float64(o.MaxKeys)), fmtNum(float64(n.MaxKeys)))
+		fc = field(fc, "description", o.Description, n.Description)
+		if oldRank[n.Name] != newRank[n.Name] {
+			fc = append(fc, FieldChange{"position", fmt.Sprint(j + 1), fmt.Sprint(i + 1)})
+		}
+		if fc != nil {
+			d.Filters = append(d.Filters, RuleChange{Name: n.Name, Kind: Changed, Fields: fc})
+		}
+	}
+	for i := range old.filters {
+		if _, ok := newF[old.filters[i].Name]; !ok {
+			d.Filters = append(d.Filters, RuleChange{Name: old.filters[i].Name, Kind: Removed})
+		}
+	}
+
+	oldT := map[string]int{}
+	for i, t := range old.threatInfo {
+		oldT[t.Name] = i
+	}
+	newT := map[string]bool{}
+	for i, n := range new.threatInfo {
+		newT[n.Name] = true
+		j, ok := oldT[n.Name]
+		if !ok {
+			d.Threats = append(d.Threats, RuleChange{Name: n.Name, Kind: Added})
+			continue
+		}
+		o := &old.threatInfo[j]
+		var fc []FieldChange
+		fc = field(fc, "severity", o.Severity, n.Severity)
+		fc = field(fc, "when", old.threats[j].when, new.threats[i].when)
+		fc = field(fc, "description", o.Description, n.Description)
+		if fc != nil {
+			d.Threats = append(d.Threats, RuleChange{Name: n.Name, Kind: Changed, Fields: fc})
+		}
+	}
+	for _, o := range old.threatInfo {
+		if !newT[o.Name] {
+			d.Threats = append(d.Threats, RuleChange{Name: o.Name, Kind: Removed})
+		}
+	}
+
+	oldFeed := map[string]*feed{}
+	for _, f := range old.feeds {
+		oldFeed[f.name] = f
+	}
+	newFeed := map[string]bool{}
+	for _, n := range new.feeds {
+		newFeed[n.name] = true
+		o := oldFeed[n.name]
+		if o == nil {
+			d.Feeds = append(d.Feeds, FeedChange{Name: n.name, Kind: Added, Added: n.set.Size()})
+			continue
+		}
+		added, removed := prefixDiff(o, n), prefixDiff(n, o)
+		if added+removed > 0 {
+			d.Feeds = append(d.Feeds, FeedChange{Name: n.name, Kind: Changed, Added: added, Removed: removed})
+		}
+	}
+	for _, o := range old.feeds {
+		if !newFeed[o.name] {
+			d.Feeds = append(d.Feeds, FeedChange{Name: o.name, Kind: Removed, Removed: o.set.Size()})
+		}
+	}
+	return d
+}
+
+func field(fc []FieldChange, name, old, new string) []FieldChange {
+	if old == new {
+		return fc
+	}
+	return append(fc, FieldChange{name, old, new})
+}
+
+// fmtNum writes a sample or cap parameter; "" for none (0).
+func fmtNum(x float64) string {
+	if x == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(x, 'g', -1, 64)
+}
+
+// prefixDiff counts the prefixes of b that a does not have.
+func prefixDiff(a, b *feed) int {
+	n := 0
+	for p := range b.set.All() {
+		if !a.set.Get(p) {
+			n++
+		}
+	}
+	return n
+}
+
+// canonicalWhen renders a condition as one line of flow-style YAML with
+// no comments, so two conditions that differ only in layout compare
+// equal and a changed one reads as the rule file would say it.
+func canonicalWhen(n *yaml.Node) string {
+	b, err := yaml.Marshal(flowCopy(n))
+	if err != nil {
+		return fmt.Sprintf("(line %d)", n.Line)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func flowCopy(n *yaml.Node) *yaml.Node {
+	c := &yaml.Node{Kind: n.Kind, Tag: n.Tag, Value: n.Value, Alias: n.Alias}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return flowCopy(n.Alias)
+	}
+	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+		c.Style = yaml.FlowStyle
+	}
+	for _, k := range n.Content {
+		c.Content = append(c.Content, flowCopy(k))
+	}
+	if n.Kind == yaml.MappingNode {
+		// Key order means nothing in a condition.
+		pairs := make([][2]*yaml.Node, 0, len(c.Content)/2)
+		for i := 0; i+1 < len(c.Content); i += 2 {
+			pairs = append(pairs, [2]*yaml.Node{c.Content[i], c.Content[i+1]})
+		}
+		sort.SliceStable(pairs, func(a, b int) bool { return pairs[a][0].Value < pairs[b][0].Value })
+		c.Content = c.Content[:0]
+		for _, p := range pairs {
+			c.Content = append(c.Content, p[0], p[1])
+		}
+	}
+	return c
+}
