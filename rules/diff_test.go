@@ -126,3 +126,28 @@ filters:
 		})
 	}
 }
+
+// TestDiffSampleAndCap: a sample or cap filter's parameters are part of
+// what it decides.
+func TestDiffSampleAndCap(t *testing.T) {
+	load := func(rate, max string) *Set {
+		s, err := Load([]byte(`filters:
+  - {name: thin, action: sample, rate: `+rate+`, when: {field: dest_port, equals: 53}}
+  - {name: cap, action: cap, per: [source_namespace], max_per_sec: `+max+`, when: {field: proto, equals: tcp}}
+`), "r.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	d := DiffSets(load("0.1", "100"), load("0.25", "100"))
+	want := []RuleChange{{Name: "thin", Kind: Changed, Fields: []FieldChange{{"rate", "0.1", "0.25"}}}}
+	if !reflect.DeepEqual(d.Filters, want) {
+		t.Errorf("rate: %+v", d.Filters)
+	}
+	d = DiffSets(load("0.1", "100"), load("0.1", "50"))
+	want = []RuleChange{{Name: "cap", Kind: Changed, Fields: []FieldChange{{"max_per_sec", "100", "50"}}}}
+	if !reflect.DeepEqual(d.Filters, want) || !reflect.DeepEqual(d.Lines(), []string{"filter ~ cap: max_per_sec"}) {
+		t.Errorf("max_per_sec: %+v %q", d.Filters, d.Lines())
+	}
+}
