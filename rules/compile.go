@@ -360,7 +360,11 @@ func (c *compiler) otherTest(k string, n *yaml.Node, lf *leaf, subject string) *
 			l.errorf(n, "unknown feed %q (declare it under feeds)", name)
 			return nil
 		}
-		if !c.addrField(lf, n) {
+		if fd.dom != nil {
+			if !c.domainField(lf, n) {
+				return nil
+			}
+		} else if !c.addrField(lf, n) {
 			return nil
 		}
 		lf.kind, lf.feed, lf.feedName = kFeed, fd, name
@@ -437,6 +441,20 @@ func (c *compiler) addrField(lf *leaf, n *yaml.Node) bool {
 		return true
 	}
 	c.l.errorf(n, "%s does not hold IP addresses", lf.field)
+	return false
+}
+
+// domainField checks that a domain feed test is on a field that can hold
+// names.
+func (c *compiler) domainField(lf *leaf, n *yaml.Node) bool {
+	if lf.field == codec.NumFields || len(lf.path) > 0 {
+		return true
+	}
+	switch lf.field.Type() {
+	case codec.TypeStringList, codec.TypeString:
+		return true
+	}
+	c.l.errorf(n, "%s does not hold domain names (the feed is a DomainNameSet)", lf.field)
 	return false
 }
 

@@ -3,7 +3,6 @@ package rules
 import (
 	"net/netip"
 	"strconv"
-	"unsafe"
 
 	"github.com/gaissmai/bart"
 
@@ -291,6 +290,9 @@ func (l *leaf) eval(f *codec.Flow, st *evalState) int8 {
 	case kCIDR, kFeed:
 		tbl := l.prefix
 		if l.kind == kFeed {
+			if l.feed.dom != nil {
+				return l.evalDomains(f, st)
+			}
 			tbl = l.feed.set
 		}
 		if len(l.path) == 0 && (l.field == codec.SourceIP || l.field == codec.DestIP) {
@@ -383,6 +385,35 @@ func (l *leaf) matchNative(v *codec.Value, st *evalState) bool {
 	return false
 }
 
+// evalDomains tests a value against a domain feed: a string, or each
+// string of an array (dest_domains).
+func (l *leaf) evalDomains(f *codec.Flow, st *evalState) int8 {
+	v, bad := l.value(f, st)
+	if bad {
+		return resFalse
+	}
+	switch v.Kind {
+	case codec.KindString:
+		if l.feed.dom.Contains(v.Str) {
+			l.noteWitness(st, netip.Addr{})
+			return resTrue
+		}
+	case codec.KindArray:
+		sc := codec.ScanJSONScalars(v.Str)
+		for {
+			s, ok := sc.Next(&st.buf)
+			if !ok {
+				break
+			}
+			if l.feed.dom.Contains(s) {
+				l.noteWitness(st, netip.Addr{})
+				return resTrue
+			}
+		}
+	}
+	return resFalse
+}
+
 // matchAddr tests a value that should hold addresses: a string, or an
 // array of strings (original_source_ips).
 func (l *leaf) matchAddr(v *codec.Value, tbl *bart.Lite, st *evalState) (netip.Addr, bool) {
@@ -404,13 +435,4 @@ func (l *leaf) matchAddr(v *codec.Value, tbl *bart.Lite, st *evalState) (netip.A
 		}
 	}
 	return netip.Addr{}, false
-}
-
-// viewString views b as a string without copying; it is valid until b's
-// bytes are next written (the next use of the same scratch buffer).
-func viewString(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
 }

@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/flowsieve/flowsieve/codec"
+	"github.com/flowsieve/flowsieve/rules/feeds"
 )
 
 // The rule file is YAML. It is decoded from yaml.v3's node tree rather than
@@ -34,15 +35,23 @@ import (
 // anything else (a FIFO, a device) is an error rather than a read that may
 // never end. LoadFileContext also bounds the time a load may take.
 func LoadFile(path string) (*Set, error) {
-	s, _, err := loadFileWithin(context.Background(), path, nil)
+	s, _, err := loadFileWithin(context.Background(), path, nil, nil)
 	return s, err
+}
+
+// LoadOptions are what a load needs besides the rule file.
+type LoadOptions struct {
+	// Feeds pulls the GlobalThreatFeeds the rule file names and keeps
+	// their tables. Nil: each load makes its own, without a cache, and
+	// pulls every such feed once (rules check, filter).
+	Feeds *feeds.Manager
 }
 
 // loadFileWithin loads path, and returns the files it read or tried to
 // read (so a Watcher watches a feed a failed load names). It stops
 // between files and feed lines once ctx ends, and keeps in reading (when
 // not nil) the file it is reading, for a timeout's message.
-func loadFileWithin(ctx context.Context, path string, reading *atomic.Pointer[string]) (*Set, []string, error) {
+func loadFileWithin(ctx context.Context, path string, reading *atomic.Pointer[string], fm *feeds.Manager) (*Set, []string, error) {
 	abs, aerr := filepath.Abs(path)
 	if aerr != nil {
 		abs = path
@@ -55,7 +64,7 @@ func loadFileWithin(ctx context.Context, path string, reading *atomic.Pointer[st
 		return nil, []string{abs}, fmt.Errorf("reading rule file: %w", err)
 	}
 	l := newLoader(data, path)
-	l.ctx, l.reading = ctx, reading
+	l.ctx, l.reading, l.fm = ctx, reading, fm
 	s := l.load(data)
 	files := s.files
 	if len(l.errs) > 0 {
@@ -97,6 +106,7 @@ type loader struct {
 	feedsByName map[string]*feed
 	feedErr     map[string]bool // feeds that exist but failed to load
 	rule        string          // rule being compiled, for messages
+	fm          *feeds.Manager  // made on first use when the caller gave none
 }
 
 func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
@@ -300,8 +310,12 @@ func (l *loader) name(fields map[string]*yaml.Node, item *yaml.Node) string {
 
 func (l *loader) loadFeed(s *Set, item *yaml.Node) {
 	l.rule = ""
-	f := l.mapping(item, "a feed", "name", "file", "description", "allow_any")
+	f := l.mapping(item, "a feed", "name", "file", "description", "allow_any", "globalthreatfeeds")
 	if f == nil {
+		return
+	}
+	if f["globalthreatfeeds"] != nil {
+		l.loadManifests(s, item, f)
 		return
 	}
 	name := l.name(f, item)
@@ -546,5 +560,87 @@ func (l *loader) sampling(item *yaml.Node, f map[string]*yaml.Node, r *filterRul
 			}
 		}
 		r.MaxKeys = r.maxKeys
+	}
+}
+
+// loadManifests loads a feeds entry naming a file of GlobalThreatFeed
+// manifests: each becomes a feed named by its metadata.name, its table
+// from the feeds.Manager (pulled, cached, or empty while a first pull is
+// pending). The manifest file and each table's content hash are part of
+// the Set's version, so a pulled update makes a new version.
+func (l *loader) loadManifests(s *Set, item *yaml.Node, f map[string]*yaml.Node) {
+	for _, k := range []string{"name", "file", "description"} {
+		if f[k] != nil {
+			l.errorf(f[k], "%s does not go with globalthreatfeeds (each feed's name is its metadata.name)", k)
+		}
+	}
+	file, ok := l.scalar(f["globalthreatfeeds"], "globalthreatfeeds")
+	if !ok {
+		return
+	}
+	allowAny := false
+	if f["allow_any"] != nil {
+		if allowAny, ok = l.boolean(f["allow_any"], "allow_any"); !ok {
+			return
+		}
+	}
+	at := f["globalthreatfeeds"]
+	path := file
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(l.dir, path)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	s.files = append(s.files, path)
+	if l.reading != nil {
+		l.reading.Store(&path)
+	}
+	wrap := func(err error) {
+		for _, e := range Errors(err) {
+			l.errs = append(l.errs, &Error{File: l.file, Line: at.Line, Col: at.Column, Msg: e.Error()})
+		}
+	}
+	data, err := readRegular(path)
+	if err != nil {
+		wrap(fmt.Errorf("globalthreatfeeds: %w", err))
+		return
+	}
+	specs, err := feeds.ParseManifests(data, path)
+	if err != nil {
+		wrap(err)
+		return
+	}
+	fmt.Fprintf(l.hash, "\x00globalthreatfeeds %s\x00", file)
+	l.hash.Write(data)
+	if l.fm == nil {
+		if l.fm, err = feeds.NewManager(feeds.Options{}); err != nil {
+			wrap(err)
+			return
+		}
+	}
+	for _, spec := range specs {
+		if l.feedsByName[spec.Name] != nil || l.feedErr[spec.Name] {
+			l.errorf(at, "duplicate feed name %q (from %s:%d)", spec.Name, filepath.Base(path), spec.Line)
+			continue
+		}
+		if l.ctx.Err() != nil {
+			l.errorf(at, "feed %q: not read: %v", spec.Name, context.Cause(l.ctx))
+			return
+		}
+		t, err := l.fm.Table(l.ctx, spec, allowAny)
+		if err != nil {
+			if l.feedErr == nil {
+				l.feedErr = map[string]bool{}
+			}
+			l.feedErr[spec.Name] = true
+			wrap(fmt.Errorf("feed %q (%s:%d): %w", spec.Name, filepath.Base(path), spec.Line, err))
+			continue
+		}
+		fmt.Fprintf(l.hash, "\x00table %s %s\x00", spec.Name, t.Hash)
+		fd := pulledFeed(spec, t)
+		l.feedsByName[spec.Name] = fd
+		s.feeds = append(s.feeds, fd)
+		s.pulled = append(s.pulled, spec.Name)
 	}
 }

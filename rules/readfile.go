@@ -7,13 +7,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/flowsieve/flowsieve/internal/quote"
+	"github.com/flowsieve/flowsieve/rules/feeds"
 )
 
 // DefaultReadTimeout bounds how long loading a rule file and its feeds may
@@ -76,7 +75,14 @@ func readRegular(path string) ([]byte, error) {
 // read returns, to see the context ended and stop. The error then names
 // the file being read.
 func LoadFileContext(ctx context.Context, path string) (*Set, error) {
-	s, _, err := loadFileTried(ctx, path)
+	s, _, err := loadFileTried(ctx, path, nil)
+	return s, err
+}
+
+// LoadFileWith is LoadFileContext with options: the feeds.Manager that
+// pulls the GlobalThreatFeeds the rule file names.
+func LoadFileWith(ctx context.Context, path string, o LoadOptions) (*Set, error) {
+	s, _, err := loadFileTried(ctx, path, o.Feeds)
 	return s, err
 }
 
@@ -89,7 +95,7 @@ const maxHungReads = 4
 
 // loadFileTried loads path within ctx and also returns the files it read
 // or tried to read.
-func loadFileTried(ctx context.Context, path string) (*Set, []string, error) {
+func loadFileTried(ctx context.Context, path string, fm *feeds.Manager) (*Set, []string, error) {
 	if ctx.Err() != nil {
 		return nil, nil, fmt.Errorf("reading %s: %w", path, context.Cause(ctx))
 	}
@@ -106,7 +112,7 @@ func loadFileTried(ctx context.Context, path string) (*Set, []string, error) {
 	var reading atomic.Pointer[string]
 	done := make(chan result, 1)
 	go func() {
-		s, files, err := loadFileWithin(ctx, path, &reading)
+		s, files, err := loadFileWithin(ctx, path, &reading, fm)
 		if state.CompareAndSwap(running, finished) {
 			done <- result{s, files, err}
 		} else {
@@ -136,15 +142,3 @@ func loadFileTried(ctx context.Context, path string) (*Set, []string, error) {
 // quoteCut quotes a value of the rule file in an error, cut short (a 50 KB
 // regex is not worth repeating) and marked as cut.
 func quoteCut(s string) string { return quote.Cut(s) }
-
-// excerpt shows a value in an error without giving it away: at most half
-// of it and at most 8 bytes, cut at a character and marked as cut, with
-// its length. A rule or feed file can be a file never meant to be one (a
-// password file named by mistake): no error echoes a whole value of it.
-func excerpt(s string) string {
-	n := min(len(s)/2, 8)
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return strconv.Quote(s[:n]) + "… (" + strconv.Itoa(len(s)) + " bytes)"
-}

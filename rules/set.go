@@ -23,6 +23,7 @@ type Set struct {
 	threatInfo  []ThreatRule
 	feeds       []*feed
 	files       []string // the rule file and every feed file, absolute
+	pulled      []string // GlobalThreatFeed names
 }
 
 // ThreatRule describes one threat rule; Hit.Rule indexes Set.ThreatRules.
@@ -104,20 +105,18 @@ func (s *Set) Filters() []FilterRule {
 // ThreatRules lists the threat rules in file order; Hit.Rule indexes it.
 func (s *Set) ThreatRules() []ThreatRule { return s.threatInfo }
 
-// Feeds describes the feeds: name, file, and number of entries.
+// Feeds describes the feeds, in file order.
 func (s *Set) Feeds() []FeedInfo {
 	out := make([]FeedInfo, len(s.feeds))
 	for i, f := range s.feeds {
-		out[i] = FeedInfo{Name: f.name, File: f.file, Entries: f.entries}
+		out[i] = f.info
 	}
 	return out
 }
 
-// FeedInfo describes one loaded threat feed.
-type FeedInfo struct {
-	Name, File string
-	Entries    int
-}
+// PulledFeeds names the GlobalThreatFeeds the Set uses (a feeds.Manager
+// keeps only these: Retain).
+func (s *Set) PulledFeeds() []string { return s.pulled }
 
 // Files lists the rule file and every feed file it names: what a watcher
 // watches.

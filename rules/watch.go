@@ -11,6 +11,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"go.uber.org/zap"
+
+	"github.com/flowsieve/flowsieve/rules/feeds"
 )
 
 // Watcher keeps the current Set of a rule file and reloads it when the file
@@ -96,6 +98,12 @@ type WatcherOptions struct {
 	// hung mount) fails like a bad edit: the old Set keeps serving,
 	// OnReload gets the error, and the next change or Reload tries again.
 	ReadTimeout time.Duration
+	// Feeds pulls the GlobalThreatFeeds the rule file names. A new table
+	// it pulls (Updates) makes a reload, so the new feed data swaps in as
+	// a whole new Set, as an edit does. Nil: such feeds are pulled once
+	// per load, without a cache. A Manager serves one Watcher: Retain
+	// forgets the feeds its rule file stops naming.
+	Feeds *feeds.Manager
 }
 
 // NewWatcher loads the rule file once; it fails if that load fails, unless
@@ -126,9 +134,12 @@ func NewWatcher(path string, opts WatcherOptions) (*Watcher, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), opts.ReadTimeout)
 	defer cancel()
-	s, err := LoadFileContext(ctx, path)
+	s, err := LoadFileWith(ctx, path, LoadOptions{Feeds: opts.Feeds})
 	if err != nil {
 		return nil, err
+	}
+	if opts.Feeds != nil {
+		opts.Feeds.Retain(s.PulledFeeds())
 	}
 	w.tried = s.Files()
 	w.cur.Store(s)
@@ -184,7 +195,7 @@ func (w *Watcher) reload(force bool) (bool, error) {
 	defer w.mu.Unlock()
 	old := w.cur.Load()
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.ReadTimeout)
-	s, files, err := loadFileTried(ctx, w.path)
+	s, files, err := loadFileTried(ctx, w.path, w.opts.Feeds)
 	cancel()
 	if files != nil {
 		w.tried = files
@@ -204,6 +215,9 @@ func (w *Watcher) reload(force bool) (bool, error) {
 			w.opts.OnReload(nil, err)
 		}
 		return true, err
+	}
+	if w.opts.Feeds != nil {
+		w.opts.Feeds.Retain(s.PulledFeeds())
 	}
 	if !force && !w.failing && s.Version() == versionOf(old) {
 		return false, nil
@@ -281,6 +295,10 @@ func (w *Watcher) Run(ctx context.Context) error {
 		return names[base] || strings.HasPrefix(base, "..")
 	}
 	sync()
+	var feedUpdates <-chan struct{}
+	if w.opts.Feeds != nil {
+		feedUpdates = w.opts.Feeds.Updates()
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
@@ -302,6 +320,11 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 			w.opts.Logger.Warn("file watcher error", zap.Error(err))
 			timer.Reset(w.opts.Debounce)
+		case <-feedUpdates:
+			// A pulled feed changed: the same reload as an edit, at once.
+			if changed, _ := w.reload(false); changed {
+				sync()
+			}
 		case <-timer.C:
 			if changed, _ := w.reload(false); changed {
 				sync()

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/flowsieve/flowsieve/codec"
 	"github.com/flowsieve/flowsieve/rules"
@@ -86,8 +87,12 @@ func rulesCheck(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		for _, f := range s.Feeds() {
 			entries += f.Entries
 		}
-		fmt.Fprintf(stdout, "SUCCESS: %d filters, %d threat rules, %d feeds (%d entries), version %s\n\n",
+		fmt.Fprintf(stdout, "SUCCESS: %d filters, %d threat rules, %d feeds (%d entries), version %s\n",
 			len(s.FilterNames()), len(s.ThreatRules()), len(s.Feeds()), entries, s.Version())
+		for _, f := range s.Feeds() {
+			fmt.Fprintf(stdout, "  feed %s\n", describeFeed(f))
+		}
+		fmt.Fprintln(stdout)
 	}
 	return code
 }
@@ -352,4 +357,29 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 		long = append(long, line...)
 	}
 	return long, err
+}
+
+// describeFeed is one line of rules check about a feed: where it comes
+// from, its format, how often it is read and what it holds.
+func describeFeed(f rules.FeedInfo) string {
+	if f.Disabled {
+		return fmt.Sprintf("%s: %s, mode Disabled: not pulled, matches nothing", f.Name, f.Content)
+	}
+	when := "reloaded when the file changes"
+	if f.Period > 0 {
+		when = "pulled every " + shortDuration(f.Period)
+	}
+	return fmt.Sprintf("%s: %s from %s, %s, %s, %d entries", f.Name, f.Content, f.Source, f.Format, when, f.Entries)
+}
+
+// shortDuration prints 24h rather than 24h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -23,3 +23,15 @@ func Cut(s string) string {
 	}
 	return strconv.Quote(s[:n]) + "… (" + strconv.Itoa(len(s)) + " bytes)"
 }
+
+// Excerpt shows a value in an error without giving it away: at most half
+// of it and at most 8 bytes, cut at a character and marked as cut, with
+// its length. A rule or feed file can be a file never meant to be one (a
+// password file named by mistake): no error echoes a whole value of it.
+func Excerpt(s string) string {
+	n := min(len(s)/2, 8)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strconv.Quote(s[:n]) + "… (" + strconv.Itoa(len(s)) + " bytes)"
+}

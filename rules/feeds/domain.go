@@ -1,0 +1,196 @@
+package feeds
+
+import (
+	"math/bits"
+	"strings"
+	"unicode/utf8"
+)
+
+// DomainSet is a set of domain names that matches a name and every name
+// under it, as Calico matches DomainNameSet feeds: "evil.example" matches
+// "evil.example" and "a.b.evil.example", not "notevil.example".
+// Case is ignored (ASCII, as DNS does) and a trailing dot too.
+//
+// It is built once and read only. The names sit in one byte arena, each
+// after its length byte, and an open-addressing hash table of arena
+// offsets finds them; a lookup hashes each suffix of the query that starts
+// at a label ("a.b.evil.example", "b.evil.example", "evil.example",
+// "example") and compares at most a few arena entries, folding case as it
+// reads, so it allocates nothing. Memory is about the names' bytes plus
+// one byte each, plus 4 to 8 bytes a name for the table (kept at most half
+// full); a lookup costs one hash and probe per label of the query.
+type DomainSet struct {
+	arena []byte   // len byte, then the lower-cased name, per name
+	slots []uint32 // arena offset + 1; 0 is an empty slot
+	mask  uint64
+	n     int
+}
+
+// Len is the number of distinct names.
+func (d *DomainSet) Len() int {
+	if d == nil {
+		return 0
+	}
+	return d.n
+}
+
+// Contains reports whether q or a domain it is under is in the set. q may
+// carry upper case and a trailing dot.
+func (d *DomainSet) Contains(q string) bool {
+	_, ok := d.Match(q)
+	return ok
+}
+
+// Match is Contains that also returns the listed name that matched, as a
+// suffix of q (so it does not allocate).
+func (d *DomainSet) Match(q string) (string, bool) {
+	if d == nil || d.n == 0 {
+		return "", false
+	}
+	q = strings.TrimSuffix(q, ".")
+	for len(q) > 0 {
+		if len(q) <= maxDomainLen && d.has(q) {
+			return q, true
+		}
+		i := strings.IndexByte(q, '.')
+		if i < 0 {
+			return "", false
+		}
+		q = q[i+1:]
+	}
+	return "", false
+}
+
+func (d *DomainSet) has(s string) bool {
+	h := hashFold(s)
+	for i := h & d.mask; ; i = (i + 1) & d.mask {
+		off := d.slots[i]
+		if off == 0 {
+			return false
+		}
+		if n := int(d.arena[off-1]); n == len(s) && equalFold(d.arena[off:int(off)+n], s) {
+			return true
+		}
+	}
+}
+
+// hashFold is FNV-1a over s with ASCII upper case folded, then mixed
+// (FNV's low bits alone spread poorly over a power-of-two table).
+func hashFold(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	return h
+}
+
+// equalFold reports whether a (lower case) equals s with ASCII case folded.
+func equalFold(lower []byte, s string) bool {
+	if len(lower) != len(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if lower[i] != c {
+			return false
+		}
+	}
+	return true
+}
+
+// maxDomainLen is the longest name DNS allows (in text, without the
+// trailing dot).
+const maxDomainLen = 253
+
+// domainBuilder collects names, then builds a DomainSet.
+type domainBuilder struct {
+	arena []byte
+	offs  []uint32
+}
+
+// add validates and adds one name; why says what is wrong with it,
+// without repeating it.
+func (b *domainBuilder) add(s string) (why string) {
+	s = strings.TrimSuffix(s, ".")
+	switch {
+	case s == "":
+		return "an empty domain name"
+	case len(s) > maxDomainLen:
+		return "longer than 253 bytes, not a domain name"
+	case strings.HasPrefix(s, "*."):
+		return "a wildcard; list the domain itself (its subdomains match too)"
+	case !utf8.ValidString(s):
+		return "not valid UTF-8"
+	}
+	label := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.':
+			if label == 0 {
+				return "an empty label (two dots, or a leading dot)"
+			}
+			label = 0
+			continue
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c >= 0x80:
+		default:
+			return "not a domain name (letters, digits, '-', '_' and '.' only)"
+		}
+		label++
+		if label > 63 {
+			return "a label longer than 63 bytes, not a domain name"
+		}
+	}
+	b.offs = append(b.offs, uint32(len(b.arena))+1)
+	b.arena = append(b.arena, byte(len(s)))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b.arena = append(b.arena, c)
+	}
+	return ""
+}
+
+// build makes the set; duplicates are kept once.
+func (b *domainBuilder) build() *DomainSet {
+	size := uint64(1) << bits.Len64(uint64(2*len(b.offs)|1))
+	d := &DomainSet{slots: make([]uint32, size), mask: size - 1}
+	// The arena is compacted as duplicates are dropped.
+	arena := make([]byte, 0, len(b.arena))
+	for _, off := range b.offs {
+		name := b.arena[off : int(off)+int(b.arena[off-1])]
+		h := hashFold(string(name))
+		i := h & d.mask
+		dup := false
+		for ; d.slots[i] != 0; i = (i + 1) & d.mask {
+			o := d.slots[i]
+			if string(arena[o:int(o)+int(arena[o-1])]) == string(name) {
+				dup = true
+				break
+			}
+		}
+		if dup {
+			continue
+		}
+		arena = append(arena, byte(len(name)))
+		d.slots[i] = uint32(len(arena))
+		arena = append(arena, name...)
+		d.n++
+	}
+	d.arena = arena
+	b.arena, b.offs = nil, nil
+	return d
+}
