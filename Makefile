@@ -37,8 +37,11 @@ demo: build
 
 # deploy/ is a module of its own (its tests need compose-go, k8s.io/api and
 # Prometheus, which the binary does not): every target that tests or lints
-# the product does the same in deploy/.
+# the product does the same in deploy/. deploy/web/gencerts, a module with
+# no dependencies (compose runs it with `go run`), is vetted likewise; the
+# deploy tests run it.
 DEPLOY := deploy
+GENCERTS := deploy/web/gencerts
 
 test: build
 	$(GO) test -race -count=1 -timeout 12m $(PKGS)
@@ -72,9 +75,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	cd $(DEPLOY) && $(GO) vet ./...
+	cd $(GENCERTS) && $(GO) vet ./...
 	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck $(PKGS)
 	cd $(DEPLOY) && PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
+	cd $(GENCERTS) && PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
 
 clean:
 	rm -rf bin data

@@ -17,13 +17,19 @@ import (
 	"github.com/flowsieve/flowsieve/config"
 )
 
-// loadCompose loads docker-compose.yml the way `docker compose` does
-// (schema validation, interpolation, normalisation, consistency checks),
-// with an empty environment so the host's variables cannot change it.
-func loadCompose(t *testing.T) *types.Project {
+// loadCompose loads docker-compose.yml, and then the override files
+// given (as `docker compose -f docker-compose.yml -f FILE` does), the way
+// `docker compose` does (schema validation, interpolation, normalisation,
+// consistency checks), with an empty environment so the host's variables
+// cannot change it.
+func loadCompose(t *testing.T, overrides ...string) *types.Project {
 	t.Helper()
+	files := []string{filepath.Join(repoRoot, "docker-compose.yml")}
+	for _, o := range overrides {
+		files = append(files, filepath.Join(repoRoot, o))
+	}
 	opts, err := cli.NewProjectOptions(
-		[]string{filepath.Join(repoRoot, "docker-compose.yml")},
+		files,
 		cli.WithWorkingDirectory(repoRoot),
 		cli.WithInterpolation(true),
 		cli.WithNormalization(true),
@@ -35,7 +41,7 @@ func loadCompose(t *testing.T) *types.Project {
 	}
 	p, err := opts.LoadProject(context.Background())
 	if err != nil {
-		t.Fatalf("docker-compose.yml: %v", err)
+		t.Fatalf("%v: %v", files, err)
 	}
 	return p
 }
@@ -374,11 +380,7 @@ func genFlags(t *testing.T, cmd types.ShellCommand) map[string]string {
 // uses; decoding it strictly catches a misspelt key, which Prometheus
 // itself would refuse at start.
 type prometheusConfig struct {
-	Global struct {
-		ScrapeInterval     string `json:"scrape_interval"`
-		EvaluationInterval string `json:"evaluation_interval"`
-	} `json:"global"`
-	RuleFiles     []string `json:"rule_files"`
+	prometheusConfigBase
 	ScrapeConfigs []struct {
 		JobName       string `json:"job_name"`
 		MetricsPath   string `json:"metrics_path"`
@@ -386,6 +388,16 @@ type prometheusConfig struct {
 			Targets []string `json:"targets"`
 		} `json:"static_configs"`
 	} `json:"scrape_configs"`
+}
+
+// prometheusConfigBase is what both Prometheus configs have besides their
+// scrape configs.
+type prometheusConfigBase struct {
+	Global struct {
+		ScrapeInterval     string `json:"scrape_interval"`
+		EvaluationInterval string `json:"evaluation_interval"`
+	} `json:"global"`
+	RuleFiles []string `json:"rule_files"`
 }
 
 func (c prometheusConfig) targets() []string {

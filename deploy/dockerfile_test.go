@@ -131,6 +131,29 @@ type dockerImage struct {
 	entrypoint []string // final stage
 	cmd        []string // final stage
 	uid        int      // final stage USER
+	// args are the build stage's ARGs with their defaults; the build
+	// command expands them.
+	args map[string]string
+}
+
+// dockerBuildArgs stand for `docker build --build-arg ...` in the tests
+// that build the image's binary.
+var dockerBuildArgs = map[string]string{
+	"VERSION": "v9.9.9-deploy-test", "REVISION": "0123456789abcdef", "BRANCH": "test", "BUILD_DATE": "2026-01-02T03:04:05Z",
+}
+
+// buildWords splits the build command into words as the shell does, with
+// the ARGs expanded: build args given override the defaults.
+func (img dockerImage) buildWords(buildArgs map[string]string) ([]string, error) {
+	p := shellwords.NewParser()
+	p.ParseEnv = true
+	p.Getenv = func(k string) string {
+		if v, ok := buildArgs[k]; ok {
+			return v
+		}
+		return img.args[k]
+	}
+	return p.Parse(img.buildCmd)
 }
 
 func readDockerfile(t *testing.T) dockerImage {
@@ -156,7 +179,14 @@ func readDockerfile(t *testing.T) dockerImage {
 	if img.buildCmd == "" {
 		t.Fatal("the build stage has no RUN ... go build")
 	}
-	words, err := shellwords.Parse(img.buildCmd)
+	img.args = map[string]string{}
+	for _, in := range build.all("ARG") {
+		for _, a := range strings.Fields(in.args) {
+			name, def, _ := strings.Cut(a, "=")
+			img.args[name] = def
+		}
+	}
+	words, err := img.buildWords(nil)
 	if err != nil {
 		t.Fatalf("build command %q: %v", img.buildCmd, err)
 	}
@@ -214,13 +244,14 @@ var built struct {
 
 // buildLikeDockerfile runs the Dockerfile's build command in the repository
 // (its WORKDIR holds a copy of it) and returns the binary. Only the -o path
-// changes, to a temporary directory. GOFLAGS=-buildvcs=false stands for the
-// image build, where .dockerignore leaves .git out.
+// changes, to a temporary directory, and the ARGs are dockerBuildArgs.
+// GOFLAGS=-buildvcs=false stands for the image build, where .dockerignore
+// leaves .git out.
 func buildLikeDockerfile(t *testing.T) string {
 	t.Helper()
 	img := readDockerfile(t)
 	built.once.Do(func() {
-		words, err := shellwords.Parse(img.buildCmd)
+		words, err := img.buildWords(dockerBuildArgs)
 		if err != nil {
 			built.err = err
 			return
@@ -308,6 +339,17 @@ func TestDockerfile(t *testing.T) {
 	out, err := exec.Command(bin, "help").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "run") {
 		t.Errorf("flowsieve help: %v\n%s", err, out)
+	}
+	// The build args reach `flowsieve version` (and flowsieve_build_info).
+	out, err = exec.Command(bin, "version").CombinedOutput()
+	a := dockerBuildArgs
+	for _, want := range []string{
+		"flowsieve, version " + a["VERSION"] + " (branch: " + a["BRANCH"] + ", revision: " + a["REVISION"] + ")",
+		"build date:       " + a["BUILD_DATE"],
+	} {
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Errorf("flowsieve version (%v) lacks %q:\n%s", err, want, out)
+		}
 	}
 }
 

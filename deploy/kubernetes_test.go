@@ -35,11 +35,33 @@ type podMonitor struct {
 	Spec              struct {
 		Selector            metav1.LabelSelector `json:"selector"`
 		PodMetricsEndpoints []struct {
-			Port     string `json:"port"`
-			Path     string `json:"path"`
-			Interval string `json:"interval"`
+			Port      string `json:"port"`
+			Path      string `json:"path"`
+			Interval  string `json:"interval"`
+			Scheme    string `json:"scheme,omitempty"`
+			TLSConfig *struct {
+				ServerName string        `json:"serverName,omitempty"`
+				CA         *secretOrMap  `json:"ca,omitempty"`
+				Cert       *secretOrMap  `json:"cert,omitempty"`
+				KeySecret  *secretKeyRef `json:"keySecret,omitempty"`
+			} `json:"tlsConfig,omitempty"`
+			BasicAuth *struct {
+				Username secretKeyRef `json:"username"`
+				Password secretKeyRef `json:"password"`
+			} `json:"basicAuth,omitempty"`
 		} `json:"podMetricsEndpoints"`
 	} `json:"spec"`
+}
+
+// secretKeyRef and secretOrMap are the operator's references to a key
+// of a Secret (or ConfigMap) in the PodMonitor's namespace.
+type secretKeyRef struct {
+	Name string `json:"name"`
+	Key  string `json:"key"`
+}
+
+type secretOrMap struct {
+	Secret *secretKeyRef `json:"secret,omitempty"`
 }
 
 type prometheusRule struct {
@@ -181,7 +203,9 @@ func splitYAML(data []byte) [][]byte {
 	var docs [][]byte
 	for _, d := range bytes.Split(append([]byte("\n"), data...), []byte("\n---")) {
 		if len(bytes.TrimSpace(stripComments(d))) > 0 {
-			docs = append(docs, d)
+			// The newline the separator took ends the document's last
+			// line (a block scalar there keeps it).
+			docs = append(docs, append(d, '\n'))
 		}
 	}
 	return docs
@@ -303,6 +327,42 @@ func podFiles(t *testing.T, m *manifests, pod corev1.PodSpec, c corev1.Container
 	}
 }
 
+// loadPodConfig loads the config the container's process reads: the file
+// its args name, through the mounts, and its environment, with values
+// from the Secrets. It returns the config and podFiles' mapping.
+func loadPodConfig(t *testing.T, m *manifests, pod corev1.PodSpec, c corev1.Container) (*config.Config, func(string) string) {
+	t.Helper()
+	inPod := podFiles(t, m, pod, c)
+	cfgFile := inPod(c.Args[2])
+	if cfgFile == "" {
+		t.Fatalf("--config %s is not in a mounted ConfigMap", c.Args[2])
+	}
+	var environ []string
+	for _, e := range c.Env {
+		v := e.Value
+		if ref := e.ValueFrom; ref != nil {
+			if ref.SecretKeyRef == nil {
+				t.Errorf("env %s: only secretKeyRef is expected", e.Name)
+				continue
+			}
+			s, ok := m.secrets[ref.SecretKeyRef.Name]
+			if !ok {
+				t.Errorf("env %s: Secret %s is not in deploy/kubernetes", e.Name, ref.SecretKeyRef.Name)
+				continue
+			}
+			if v, ok = s.StringData[ref.SecretKeyRef.Key]; !ok {
+				t.Errorf("env %s: Secret %s has no key %s", e.Name, s.Name, ref.SecretKeyRef.Key)
+			}
+		}
+		environ = append(environ, e.Name+"="+v)
+	}
+	cfg, err := config.Load(config.Sources{File: cfgFile, Environ: environ})
+	if err != nil {
+		t.Fatalf("the pod's config does not load: %v", err)
+	}
+	return cfg, inPod
+}
+
 func TestDeployment(t *testing.T) {
 	m := decodeManifests(t)
 	d := m.deployment
@@ -379,34 +439,7 @@ func TestDeployment(t *testing.T) {
 	if len(c.Args) != 3 || c.Args[0] != "run" || c.Args[1] != "--config" {
 		t.Fatalf("args %q, want run --config FILE", c.Args)
 	}
-	inPod := podFiles(t, m, pod, c)
-	cfgFile := inPod(c.Args[2])
-	if cfgFile == "" {
-		t.Fatalf("--config %s is not in a mounted ConfigMap", c.Args[2])
-	}
-	var environ []string
-	for _, e := range c.Env {
-		v := e.Value
-		if ref := e.ValueFrom; ref != nil {
-			if ref.SecretKeyRef == nil {
-				t.Errorf("env %s: only secretKeyRef is expected", e.Name)
-				continue
-			}
-			s, ok := m.secrets[ref.SecretKeyRef.Name]
-			if !ok {
-				t.Errorf("env %s: Secret %s is not in deploy/kubernetes", e.Name, ref.SecretKeyRef.Name)
-				continue
-			}
-			if v, ok = s.StringData[ref.SecretKeyRef.Key]; !ok {
-				t.Errorf("env %s: Secret %s has no key %s", e.Name, s.Name, ref.SecretKeyRef.Key)
-			}
-		}
-		environ = append(environ, e.Name+"="+v)
-	}
-	cfg, err := config.Load(config.Sources{File: cfgFile, Environ: environ})
-	if err != nil {
-		t.Fatalf("the pod's config does not load: %v", err)
-	}
+	cfg, inPod := loadPodConfig(t, m, pod, c)
 	if cfg.UseEmbedded() || len(cfg.Kafka.Brokers) == 0 {
 		t.Error("kafka.brokers is empty: each pod would start an embedded broker of its own")
 	}

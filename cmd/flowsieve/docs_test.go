@@ -133,7 +133,7 @@ func TestDocsNameOnlyRealConfigKeys(t *testing.T) {
 		"flowsieve.source.partition", "flowsieve.source.offset", "flowsieve.truncated",
 	}
 	isFile := func(name string) bool {
-		return slices.Contains([]string{".yaml", ".yml", ".json", ".md", ".go", ".txt", ".log", ".jsonl", ".rb", ".c", ".conf", ".test", ".prof", ".mod", ".sum", ".sh", ".toml"}, filepath.Ext(name))
+		return slices.Contains([]string{".yaml", ".yml", ".json", ".md", ".go", ".txt", ".log", ".jsonl", ".rb", ".c", ".conf", ".test", ".prof", ".mod", ".sum", ".sh", ".toml", ".crt", ".key", ".pem"}, filepath.Ext(name))
 	}
 	reported := map[string]bool{}
 	check := func(page, name string) {

@@ -1,0 +1,3 @@
+module github.com/flowsieve/flowsieve/deploy/web/gencerts
+
+go 1.26.0
