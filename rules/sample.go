@@ -298,3 +298,44 @@ func (v *Verdict) Scale() codec.Scale {
 
 // validRate reports whether a sample rate is usable: in (0, 1].
 func validRate(r float64) bool { return r > 0 && r <= 1 && !math.IsNaN(r) }
+
+// SampleTotals sums what one sample or cap filter saw and kept, with the
+// bytes (bytes_in + bytes_out) of the flows it saw beside its estimate of
+// them from the flows it kept, each scaled by 1/Sample.Rate: the two
+// should agree within sampling error.
+type SampleTotals struct {
+	Seen, Kept  int64
+	TrueBytes   int64
+	ScaledBytes float64
+}
+
+// Add counts f, which reached and matched the filter with outcome smp.
+func (t *SampleTotals) Add(f *codec.Flow, smp Sample) {
+	b := FlowBytes(f)
+	t.Seen++
+	t.TrueBytes += b
+	if smp.Kept {
+		t.Kept++
+		t.ScaledBytes += float64(b) / smp.Rate
+	}
+}
+
+// ErrorPercent is the estimate's error relative to the truth, in percent
+// (0 when there were no bytes).
+func (t *SampleTotals) ErrorPercent() float64 {
+	if t.TrueBytes == 0 {
+		return 0
+	}
+	return 100 * (t.ScaledBytes - float64(t.TrueBytes)) / float64(t.TrueBytes)
+}
+
+// FlowBytes is a flow's bytes_in + bytes_out, the integer ones.
+func FlowBytes(f *codec.Flow) int64 {
+	var n int64
+	for _, id := range [...]codec.Field{codec.BytesIn, codec.BytesOut} {
+		if v := f.Get(id); v.Kind == codec.KindNumber && v.IsInt {
+			n += v.Int
+		}
+	}
+	return n
+}

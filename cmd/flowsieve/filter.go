@@ -26,7 +26,7 @@ import (
 var stdin io.Reader = os.Stdin
 
 const filterUsageText = `usage: flowsieve filter --rules FILE [--threats-out FILE] [--invalid-out FILE]
-                        [--shadow FILE [--diff-out FILE]] [INPUT...]
+                        [--fields LIST] [--shadow FILE [--diff-out FILE]] [INPUT...]
 
 Judges flow-log records (text or JSON lines, mixed) from the INPUT files, or
 stdin when there are none ("-" is stdin), with the same rules and the same
@@ -41,12 +41,20 @@ the candidate's per-rule counts, and --diff-out receives one JSON line per
 record the two files judge differently (kept vs dropped, or flagged by
 another set of threat rules).
 
+--fields writes kept records as JSON with only the listed fields (as the
+config's output.fields: "source_namespace,bytes_in,$.kubernetes.pod", or
+"-source_labels,-dest_labels" to remove). Sample and cap filters scale the
+counters of the records they keep, as the pipeline does; the summary shows,
+per such filter, the flows it saw and kept and its estimate of their bytes
+beside the truth, and the bytes read and written.
+
 flags:
 `
 
 type filterParams struct {
 	rules, threatsOut, invalidOut, progress string
 	shadow, diffOut                         string
+	fields                                  string
 	maxRecordBytes                          int
 }
 
@@ -60,6 +68,7 @@ func filterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&p.invalidOut, "invalid-out", "", "write records that do not parse here, one JSON line each with the reason")
 	fs.StringVar(&p.shadow, "shadow", "", "candidate rule file: judge every record by it too and report where it differs (changes no output)")
 	fs.StringVar(&p.diffOut, "diff-out", "", "with --shadow: write each record the two rule files judge differently here as a JSON line")
+	fs.StringVar(&p.fields, "fields", "", "write kept records as JSON with only these fields, comma-separated (-name removes a field instead); as output.fields")
 	fs.StringVar(&p.progress, "progress", "auto", "progress bar on stderr: auto (when stderr is a terminal and the input a large file), always, never")
 	fs.IntVar(&p.maxRecordBytes, "max-record-bytes", codec.DefaultLimits.RecordBytes, "longest line judged (as input.max_record_bytes); a longer one is counted invalid and skipped, never held in memory")
 	inputs, err := parseInterspersed(fs, args)
@@ -85,6 +94,15 @@ func filterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "flowsieve filter: --max-record-bytes must be at least 1, not %d\n", p.maxRecordBytes)
 		return exitUsage
 	}
+	var out codec.Output
+	if p.fields != "" {
+		proj, err := rules.ParseFields(strings.Split(p.fields, ","))
+		if err != nil {
+			fmt.Fprintf(stderr, "flowsieve filter: --%v\n", err)
+			return exitUsage
+		}
+		out.Fields = proj
+	}
 	s, code := loadFilterRules(ctx, p.rules, stderr)
 	if s == nil {
 		return code
@@ -108,7 +126,7 @@ func filterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	f := &filterRun{s: s, p: p, stderr: stderr, limits: codec.Limits{RecordBytes: p.maxRecordBytes}, timeouts0: ruby.Timeouts(),
-		live: newTally(s)}
+		live: newTally(s), output: out}
 	if shadow != nil {
 		f.shadow, f.shadowTally = shadow, newTally(shadow)
 	}
@@ -201,7 +219,9 @@ type filterRun struct {
 	flow                  codec.Flow
 	verdict               rules.Verdict
 	limits                codec.Limits
+	output                codec.Output
 	buf                   []byte
+	bytesIn, bytesOut     int64  // of the records judged, and of the kept records written
 	timeouts0             uint64 // ruby.Timeouts() when the run began
 
 	// With --shadow: the candidate set, its counts, and the records the
@@ -218,18 +238,23 @@ type filterRun struct {
 type tally struct {
 	kept, flaggedRecs int64
 	dropped, flagged  []int64 // by filter, by threat rule
+	sampled           []rules.SampleTotals
 }
 
 func newTally(s *rules.Set) tally {
-	return tally{dropped: make([]int64, len(s.FilterNames())), flagged: make([]int64, len(s.ThreatRules()))}
+	return tally{dropped: make([]int64, len(s.FilterNames())), flagged: make([]int64, len(s.ThreatRules())),
+		sampled: make([]rules.SampleTotals, len(s.FilterNames()))}
 }
 
-func (t *tally) count(v *rules.Verdict) {
+func (t *tally) count(f *codec.Flow, v *rules.Verdict) {
 	if v.Flagged() {
 		t.flaggedRecs++
 		for _, h := range v.Threats {
 			t.flagged[h.Rule]++
 		}
+	}
+	for _, smp := range v.Samples {
+		t.sampled[smp.Rule].Add(f, smp)
 	}
 	if v.Keep {
 		t.kept++
@@ -430,7 +455,8 @@ func (f *filterRun) record(input string, lineNo int, line []byte) error {
 	}
 	f.s.Judge(&f.flow, &f.verdict)
 	v := &f.verdict
-	f.live.count(v)
+	f.live.count(&f.flow, v)
+	f.bytesIn += int64(len(rec))
 	if f.shadow != nil {
 		if err := f.judgeShadow(rec); err != nil {
 			return err
@@ -448,7 +474,13 @@ func (f *filterRun) record(input string, lineNo int, line []byte) error {
 	if !v.Keep {
 		return nil
 	}
-	if _, err := f.out.Write(rec); err != nil {
+	out := rec
+	if sc := v.Scale(); !f.output.Verbatim(sc) {
+		f.buf = f.output.Append(f.buf[:0], rec, &f.flow, sc)
+		out = f.buf
+	}
+	f.bytesOut += int64(len(out))
+	if _, err := f.out.Write(out); err != nil {
 		return err
 	}
 	return f.out.WriteByte('\n')
@@ -459,7 +491,7 @@ func (f *filterRun) record(input string, lineNo int, line []byte) error {
 func (f *filterRun) judgeShadow(rec []byte) error {
 	sv := &f.shadowVerdict
 	f.shadow.Judge(&f.flow, sv)
-	f.shadowTally.count(sv)
+	f.shadowTally.count(&f.flow, sv)
 	f.decisions[decisionIndex(&f.verdict)][decisionIndex(sv)]++
 	if !rules.Compare(f.s, &f.verdict, f.shadow, sv).Disagree() {
 		return nil
@@ -499,6 +531,7 @@ func (f *filterRun) summary() {
 	fmt.Fprintf(w, "  records in  %d\n", f.in)
 	f.live.print(w, f.s)
 	fmt.Fprintf(w, "  invalid     %d\n", f.invalidN)
+	fmt.Fprintf(w, "  bytes in    %d (records judged), out %d (kept records as written)\n", f.bytesIn, f.bytesOut)
 	if f.shadow != nil {
 		fmt.Fprintf(w, "shadow: rules %s (version %s), judged the same %d records\n", f.shadow.Path(), f.shadow.Version(), f.in-f.invalidN)
 		f.shadowTally.print(w, f.shadow)
@@ -530,6 +563,16 @@ func (t *tally) print(w io.Writer, s *rules.Set) {
 			fmt.Fprintf(w, "    %-40s %d\n", names[i], n)
 		}
 	}
+	for i, st := range t.sampled {
+		if st.Seen == 0 {
+			continue
+		}
+		if i == firstSampled(t.sampled) {
+			fmt.Fprintf(w, "  sampled (flows seen and kept; bytes: truth over the flows seen, estimate from the kept)\n")
+		}
+		fmt.Fprintf(w, "    %-40s seen %d kept %d; bytes %d, estimated %.0f (%+.1f %%)\n",
+			names[i], st.Seen, st.Kept, st.TrueBytes, st.ScaledBytes, st.ErrorPercent())
+	}
 	fmt.Fprintf(w, "  flagged     %d\n", t.flaggedRecs)
 	tr := s.ThreatRules()
 	order := make([]int, len(tr))
@@ -542,6 +585,16 @@ func (t *tally) print(w io.Writer, s *rules.Set) {
 			fmt.Fprintf(w, "    %-40s %d\n", tr[i].Name+" ("+tr[i].Severity+")", t.flagged[i])
 		}
 	}
+}
+
+// firstSampled is the first filter with sampled flows, -1 when none.
+func firstSampled(st []rules.SampleTotals) int {
+	for i := range st {
+		if st[i].Seen > 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 func trimNewline(b []byte) []byte {

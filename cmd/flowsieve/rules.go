@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -202,21 +203,38 @@ func explainOne(w io.Writer, s *rules.Set, rec []byte) error {
 			effect = "(not reached)"
 		}
 		action := r.Action
+		switch r.Action {
+		case "sample":
+			action += " " + strconv.FormatFloat(r.Rate, 'g', -1, 64)
+		case "cap":
+			action += fmt.Sprintf(" %g/s per %s", r.MaxPerSec, strings.Join(r.Per, ","))
+		}
 		if r.Compat != "" {
 			action += ", compat " + r.Compat
+		}
+		for _, smp := range v.Samples {
+			if smp.Rule == i && smp.Kept {
+				effect += fmt.Sprintf("kept at rate %g (hash of the flow's identifying fields)", smp.Rate)
+			}
 		}
 		if filters[i] == rules.Errored {
 			effect += " (evaluating it raised an error in fluentd's terms: fluentd keeps the record)"
 		}
 		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %-32s %-24s %-9s %s  %s", r.Name, action, resultText(filters[i]), r.Source, effect), " "))
 	}
-	if v.Keep {
+	switch {
+	case v.Keep && v.Rate < 1:
+		fmt.Fprintf(w, "decision: KEEP, sampled at rate %g: counters scaled by %g, header flowsieve.sample_rate\n", v.Rate, 1/v.Rate)
+	case v.Keep:
 		fmt.Fprintln(w, "decision: KEEP")
-	} else {
+	default:
 		r := fl[v.DropRule]
 		why := "it matched"
-		if r.Action == "include" {
+		switch r.Action {
+		case "include":
 			why = "it did not match"
+		case "sample", "cap":
+			why = "it matched and the flow's hash fell outside the sample"
 		}
 		fmt.Fprintf(w, "decision: DROP by %s (%s; %s; %s)\n", r.Name, r.Action, why, r.Source)
 	}
