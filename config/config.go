@@ -92,10 +92,13 @@ type Input struct {
 
 // Output is where results go and how they are produced.
 type Output struct {
-	KeptTopic     string
-	ThreatsTopic  string
-	InvalidTopic  string
-	Format        string // raw | json (kept records)
+	KeptTopic    string
+	ThreatsTopic string
+	InvalidTopic string
+	Format       string // raw | json (kept records)
+	// Fields lists the members kept records keep (or, each with a leading
+	// '-', lose); empty: all. See rules.ParseFields.
+	Fields        []string
 	Compression   string // none | gzip | snappy | lz4 | zstd
 	Linger        time.Duration
 	BatchMaxBytes int

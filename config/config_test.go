@@ -43,6 +43,9 @@ func TestFullFileValues(t *testing.T) {
 	if c.Input.TopicRegex != `^flows\.raw\..*$` || len(c.Input.Topics) != 0 {
 		t.Errorf("input = %+v", c.Input)
 	}
+	if len(c.Output.Fields) != 6 || c.Output.Fields[5] != "$.kubernetes.pod" {
+		t.Errorf("output.fields: %q", c.Output.Fields)
+	}
 	if c.Output.Linger != 10*time.Millisecond || c.Rules.Debounce != time.Second {
 		t.Errorf("durations: linger %s debounce %s", c.Output.Linger, c.Rules.Debounce)
 	}
@@ -69,6 +72,7 @@ var expectedErrors = []struct {
 	{"no_input.bad.yaml", []string{"input.topics: no input"}},
 	{"output_is_input.bad.yaml", []string{`output.kept_topic: "flows.kept" is also an input topic`}},
 	{"same_outputs.bad.yaml", []string{`output.threats_topic: "flows.out" is also output.kept_topic`}},
+	{"bad_fields.bad.yaml", []string{`output.fields: unknown field "source_namespce" (for a member that is not a Calico field, write $.source_namespce`}},
 	{"bad_format.bad.yaml", []string{`output.format: "xml" is not raw or json`, `output.compression: "brotli"`}},
 	{"bad_broker.bad.yaml", []string{`kafka.brokers: item 0 "localhost": not host:port`}},
 	{"sasl_no_user.bad.yaml", []string{"kafka.sasl.username: must not be empty"}},

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flowsieve/flowsieve/rules"
 )
 
 // validate checks every value and every relation between values. It is the
@@ -119,6 +121,11 @@ func (c *Config) validate() []error {
 	}
 	if out.Format != "raw" && out.Format != "json" {
 		bad("output.format", "%q is not raw or json", out.Format)
+	}
+	if len(out.Fields) > 0 {
+		if _, err := rules.ParseFields(out.Fields); err != nil {
+			bad("output.fields", "%v", strings.TrimPrefix(err.Error(), "fields: "))
+		}
 	}
 	switch out.Compression {
 	case "none", "gzip", "snappy", "lz4", "zstd":
