@@ -1,6 +1,11 @@
 package rules
 
-import "github.com/flowsieve/flowsieve/codec"
+import (
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/flowsieve/flowsieve/codec"
+)
 
 // AppendThreatJSON appends the flow as one JSON object (codec.AppendJSON's
 // members) plus a "flowsieve" member saying why it was flagged:
@@ -20,6 +25,49 @@ func AppendThreatJSON(dst []byte, f *codec.Flow, s *Set, v *Verdict) []byte {
 	if len(dst) > start {
 		dst = append(dst, ',')
 	}
+	dst = appendVerdict(dst, s, v)
+	return append(dst, "}}"...)
+}
+
+// AppendThreatJSONCut is AppendThreatJSON for a threat record that must
+// fit in limit bytes: the verdict whole, the flow cut to fit. The flow's JSON
+// object (codec.AppendJSON) is carried as a string, "record", cut at a
+// character boundary, and the verdict says so, with the object's length:
+//
+//	{"flowsieve":{"rules_version":...,"threats":[...],"dropped_by":null,
+//	  "record_cut":true,"record_bytes":1234567},"record":"{\"start_time\":..."}
+//
+// The result exceeds limit only when the verdict alone does.
+func AppendThreatJSONCut(dst []byte, f *codec.Flow, s *Set, v *Verdict, limit int) []byte {
+	start := len(dst)
+	record := codec.AppendJSON(nil, f)
+	dst = append(dst, '{')
+	dst = appendVerdict(dst, s, v)
+	dst = append(dst, `,"record_cut":true,"record_bytes":`...)
+	dst = strconv.AppendInt(dst, int64(len(record)), 10)
+	dst = append(dst, `},"record":`...)
+	// Character by character, each through the one escaper, until the
+	// next would not fit with the closing quote and brace.
+	dst = append(dst, '"')
+	for i := 0; i < len(record); {
+		_, size := utf8.DecodeRune(record[i:])
+		mark := len(dst)
+		dst = codec.AppendJSONString(dst, string(record[i:i+size]))
+		n := copy(dst[mark:], dst[mark+1:len(dst)-1]) // drop the quotes around the one character
+		dst = dst[:mark+n]
+		if len(dst)-start+len(`"}`) > limit {
+			dst = dst[:mark]
+			break
+		}
+		i += size
+	}
+	dst = append(dst, '"')
+	return append(dst, '}')
+}
+
+// appendVerdict appends the "flowsieve" member of a threat record, up to
+// and without its closing brace.
+func appendVerdict(dst []byte, s *Set, v *Verdict) []byte {
 	dst = append(dst, `"flowsieve":{"rules_version":`...)
 	dst = codec.AppendJSONString(dst, s.version)
 	dst = append(dst, `,"threats":[`...)
@@ -55,5 +103,5 @@ func AppendThreatJSON(dst []byte, f *codec.Flow, s *Set, v *Verdict) []byte {
 	} else {
 		dst = codec.AppendJSONString(dst, s.filterNames[v.DropRule])
 	}
-	return append(dst, "}}"...)
+	return dst
 }
