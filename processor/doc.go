@@ -23,15 +23,24 @@
 //
 // Sizes: an output the brokers would refuse as too large (over the topic's
 // max.message.bytes or the producer's batch limit, oversize.go) would stall
-// its partition for ever, so it is never produced. A kept record too large
-// for the kept topic (as it came, or once re-encoded as JSON) sends the
-// input to the invalid topic instead, reason "oversize: ...", counted
-// invalid and not kept. The threat record depends on the verdict alone:
-// a flagged input's threat record is produced, and counted, whatever
-// becomes of its kept output. A threat record too large for the threats
-// topic sends the input to the invalid topic alone, counted invalid. An
-// invalid record too large even for the invalid topic is cut to fit,
-// HeaderTruncated holding its original length.
+// its partition for ever, so it is never produced. The invalid topic gets
+// an input only when the input itself cannot be processed: it does not
+// decode, or its kept output cannot be written.
+//
+//   - A threat is never hidden by size. The threat record depends on the
+//     verdict alone: a flagged input's threat record is produced, and
+//     counted flagged, whatever becomes of its kept output. A threat record
+//     too large for the threats topic is produced cut to fit
+//     (rules.AppendThreatJSONCut): the verdict whole, the flow's JSON as a
+//     string cut at a character boundary, marked "record_cut" with its
+//     length in "record_bytes". Only a verdict too large by itself (never
+//     with the brokers' limits and a sane rule file) sends the input to
+//     the invalid topic instead.
+//   - A kept record too large for the kept topic (as it came, or once
+//     re-encoded as JSON) sends the input to the invalid topic, reason
+//     "oversize: ...", counted invalid and not kept.
+//   - An invalid record too large even for the invalid topic is cut to
+//     fit, HeaderTruncated holding its original length.
 //
 // # Delivery: at-least-once
 //

@@ -95,10 +95,14 @@ func (rt *router) decide(rec *kgo.Record, set *rules.Set, f *codec.Flow, v *rule
 	if v.Flagged() {
 		threat := rules.AppendThreatJSON(make([]byte, 0, 2*len(rec.Value)+256), f, set, v)
 		// An output the brokers would refuse as too large would stall
-		// the partition for ever.
-		if err := rt.checkSize(outThreats, rec, threat); err != nil {
-			rt.invalid(rec, reasonOversize, err, d)
-			return
+		// the partition for ever; but a threat is never hidden by size:
+		// the verdict goes whole, the flow cut to fit.
+		if rt.checkSize(outThreats, rec, threat) != nil {
+			threat = rules.AppendThreatJSONCut(threat[:0], f, set, v, rt.limit[outThreats]-recordSize(rec.Key, nil, rec.Headers))
+			if err := rt.checkSize(outThreats, rec, threat); err != nil {
+				rt.invalid(rec, reasonOversize, err, d) // the verdict alone is too large
+				return
+			}
 		}
 		d.flagged, d.threats = true, v.Threats
 		d.add(outThreats, threat, rec.Headers)

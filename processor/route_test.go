@@ -96,6 +96,7 @@ func TestDecide(t *testing.T) {
 		// value of the kept output when not the input
 		keptValue []byte
 		truncated bool // the invalid output is cut to fit
+		cut       bool // the threat record is cut to fit
 	}
 	for _, tc := range []struct {
 		name     string
@@ -138,7 +139,11 @@ func TestDecide(t *testing.T) {
 			want: want{outs: []output{outThreats, outInvalid}, flagged: true, invalid: true, reason: "oversize"}, wantText: "the kept record"},
 		{name: "flagged, kept json oversize: threat produced, input invalid", rt: router{keptJSON: true, limit: [numOutputs]int{outKept: fits(bigFlagged)}}, value: bigFlagged,
 			want: want{outs: []output{outThreats, outInvalid}, flagged: true, invalid: true, reason: "oversize"}, wantText: "the kept record"},
-		{name: "flagged, threat oversize", rt: router{limit: [numOutputs]int{outThreats: tooSmall(threatOf(bigFlagged))}}, value: bigFlagged,
+		{name: "flagged, threat oversize: cut to fit", rt: router{limit: [numOutputs]int{outThreats: tooSmall(threatOf(bigFlagged))}}, value: bigFlagged,
+			want: want{outs: []output{outThreats, outKept}, flagged: true, kept: true, cut: true}},
+		{name: "flagged and dropped, threat oversize: cut to fit", rt: router{limit: [numOutputs]int{outThreats: 1000}}, value: textFlow("dev", "198.51.100.9", 3000),
+			want: want{outs: []output{outThreats}, flagged: true, dropped: true, cut: true}},
+		{name: "flagged, the verdict alone oversize", rt: router{limit: [numOutputs]int{outThreats: 600}}, value: bigFlagged,
 			want: want{outs: []output{outInvalid}, invalid: true, reason: "oversize"}, wantText: "the threats record"},
 		{name: "invalid oversize for the invalid topic", rt: router{limit: [numOutputs]int{outInvalid: 1000}}, value: append([]byte("garbage "), make([]byte, 2000)...),
 			want: want{outs: []output{outInvalid}, invalid: true, reason: "text_startTime", truncated: true}},
@@ -198,6 +203,9 @@ func TestDecide(t *testing.T) {
 				case outThreats:
 					if !strings.Contains(string(o.value), `"rule":"c2","severity":"critical"`) {
 						t.Errorf("threat record lacks the hit: %s", o.value)
+					}
+					if cut := strings.Contains(string(o.value), `"record_cut":true`); cut != w.cut {
+						t.Errorf("threat record cut %v, want %v: %.300s", cut, w.cut, o.value)
 					}
 				case outInvalid:
 					if h[HeaderReason] == "" || h[HeaderTopic] != "raw" || h[HeaderPartition] != "3" || h[HeaderOffset] != "42" {

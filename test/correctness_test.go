@@ -117,11 +117,7 @@ func TestOldInputs(t *testing.T) {
 			}
 		})
 		e.waitCommitted("old", 60*time.Second)
-		read := e.readTopics
-		if exactly {
-			read = e.readCommitted
-		}
-		outs := read(keptTopic, threatsTopic, invalidTopic)
+		outs := e.readOutputs(exactly)
 		e.check(ins, exactly, false, outs)
 		for topic, rs := range outs {
 			for _, r := range rs {

@@ -102,6 +102,16 @@ func (e *env) readCommitted(topics ...string) map[string][]*kgo.Record {
 	return out
 }
 
+// readOutputs reads the three output topics as their readers in the
+// delivery mode do: exactly-once, read_committed.
+func (e *env) readOutputs(exactly bool) map[string][]*kgo.Record {
+	e.t.Helper()
+	if exactly {
+		return e.readCommitted(keptTopic, threatsTopic, invalidTopic)
+	}
+	return e.readTopics(keptTopic, threatsTopic, invalidTopic)
+}
+
 // checkExactlyOnce asserts that a read_committed reader sees every input's
 // outputs exactly once.
 func (e *env) checkExactlyOnce(ins []input) {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,14 +13,16 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/flowsieve/flowsieve/codec"
 	"github.com/flowsieve/flowsieve/processor"
 )
 
-// TestOversizeAndBadUTF8: records whose output would exceed the output
-// topics' max.message.bytes, and records that are not valid UTF-8, go to
+// TestOversizeAndBadUTF8: records whose kept output would exceed the kept
+// topic's max.message.bytes, and records that are not valid UTF-8, go to
 // the invalid topic with the reason (cut to fit where they are too large
 // even for it), and the partition goes on: every other record's outputs
-// are there and the group commits the end of the input.
+// are there and the group commits the end of the input. (A flagged record
+// too large for the threats topic: TestOversizeFlaggedRecordNotHidden.)
 func TestOversizeAndBadUTF8(t *testing.T) {
 	t.Parallel()
 	bothModes(t, func(t *testing.T, exactly bool) {
@@ -40,15 +43,13 @@ func TestOversizeAndBadUTF8(t *testing.T) {
 			key := fmt.Sprintf("bad-%03d", i)
 			var val []byte
 			reason := "oversize"
-			switch i % 4 {
+			switch i % 3 {
 			case 0: // a valid flow, kept as it came, too large for the kept topic
 				val = fmt.Appendf(nil, "1700000000 1700000300 wep prod client-%s app=client wep prod server-* app=server 10.0.0.1 10.1.1.1 6 30000 443 1 1 0 src 10 12 1200 1000 allow", strings.Repeat("x", 5000))
-			case 1: // flagged, and its threat JSON too large for the threats topic
-				val = fmt.Appendf(nil, `{"start_time":1700000000,"end_time":1700000300,"source_type":"wep","source_namespace":"dev","source_name":"-","source_name_aggr":"c-%s","source_labels":{"labels":["app=client"]},"source_ip":"10.0.0.1","source_port":30000,"dest_type":"wep","dest_namespace":"prod","dest_name":"-","dest_name_aggr":"server-*","dest_labels":{"labels":["app=server"]},"dest_ip":"198.51.100.9","dest_port":443,"proto":"tcp","num_flows":1,"num_flows_started":1,"num_flows_completed":0,"reporter":"src","packets_in":10,"packets_out":12,"bytes_in":1200,"bytes_out":1000,"action":"allow"}`, strings.Repeat("y", 3000))
-			case 2: // text, not valid UTF-8
+			case 1: // text, not valid UTF-8
 				val = []byte("1700000000 1700000300 wep pr\xffod client-* app=client wep prod server-* app=server 10.0.0.1 10.1.1.1 6 30000 443 1 1 0 src 10 12 1200 1000 allow")
 				reason = "UTF-8"
-			case 3: // JSON, not valid UTF-8
+			case 2: // JSON, not valid UTF-8
 				val = []byte(`{"start_time":1700000000,"source_namespace":"pr` + "\xc3\x28" + `od"}`)
 				reason = "UTF-8"
 			}
@@ -67,12 +68,7 @@ func TestOversizeAndBadUTF8(t *testing.T) {
 		e.startPipeline(group, rulesFile, opts...)
 		e.waitCommitted(group, 60*time.Second)
 
-		var outs map[string][]*kgo.Record
-		if exactly {
-			outs = e.readCommitted(keptTopic, threatsTopic, invalidTopic)
-		} else {
-			outs = e.readTopics(keptTopic, threatsTopic, invalidTopic)
-		}
+		outs := e.readOutputs(exactly)
 		e.checkOutputsSubset(ins[:600], outs)
 		invalid := map[string]*kgo.Record{}
 		for _, r := range outs[invalidTopic] {
@@ -168,11 +164,7 @@ func TestOversizeKeptJSON(t *testing.T) {
 		})
 		e.waitCommitted(group, 60*time.Second)
 
-		read := e.readTopics
-		if exactly {
-			read = e.readCommitted
-		}
-		outs := read(keptTopic, threatsTopic, invalidTopic)
+		outs := e.readOutputs(exactly)
 		where := map[string][]string{}
 		for _, topic := range []string{keptTopic, threatsTopic, invalidTopic} {
 			for _, r := range outs[topic] {
@@ -212,6 +204,97 @@ func TestOversizeKeptJSON(t *testing.T) {
 		got.Out = 0
 		if got != want {
 			t.Errorf("counted %+v, want %+v", got, want)
+		}
+	})
+}
+
+// TestOversizeFlaggedRecordNotHidden: a flagged record whose threat JSON
+// is too large for the threats topic was hidden: it went to the invalid
+// topic only, reached neither the kept nor the threats topic, and was not
+// counted flagged. Now it reaches the threats topic with the verdict whole
+// and the flow's JSON cut to fit (marked cut, with its length), counts as
+// flagged, and goes to the kept topic if the filters keep it; the invalid
+// topic does not get it. In both delivery modes.
+func TestOversizeFlaggedRecordNotHidden(t *testing.T) {
+	t.Parallel()
+	bothModes(t, func(t *testing.T, exactly bool) {
+		e := newEnv(t, 2)
+		const limit = 4096
+		e.setMaxMessageBytes(limit, threatsTopic) // the kept and invalid topics take 1 MiB
+
+		seqs := map[int32]int{}
+		ins := makeInputs("ok", 300, e.parts, seqs)
+		var flows []codec.Flow
+		pad := strings.Repeat("y", 5000)
+		for i := range 10 {
+			ns := "prod"
+			if i%2 == 1 {
+				ns = "dev" // dropped by the filter, flagged all the same
+			}
+			p := int32(i) % e.parts
+			value := fmt.Appendf(nil, `{"start_time":1700000000,"end_time":1700000300,"source_type":"wep","source_namespace":%q,"source_name":"-","source_name_aggr":"c-%s","source_labels":{"labels":["app=client"]},"source_ip":"10.0.0.1","source_port":30000,"dest_type":"wep","dest_namespace":"prod","dest_name":"-","dest_name_aggr":"server-*","dest_labels":{"labels":["app=server"]},"dest_ip":"198.51.100.9","dest_port":443,"proto":"tcp","num_flows":1,"num_flows_started":1,"num_flows_completed":0,"reporter":"src","packets_in":10,"packets_out":12,"bytes_in":1200,"bytes_out":1000,"action":"allow"}`, ns, pad)
+			ins = append(ins, input{key: fmt.Sprintf("big-%02d", i), value: value, partition: p, seq: seqs[p], threat: true, kept: ns != "dev"})
+			seqs[p]++
+			var f codec.Flow
+			if err := codec.Decode(value, &f); err != nil {
+				t.Fatal(err)
+			}
+			flows = append(flows, f)
+		}
+		e.produce(ins)
+
+		rulesFile := writeRules(t, t.TempDir(), testRules)
+		group := "oversize-flagged-" + modeName(exactly)
+		pl := e.startPipeline(group, rulesFile, func(c *processor.Config) {
+			if exactly {
+				exactlyOnce(c)
+			}
+		})
+		e.waitCommitted(group, 60*time.Second)
+
+		outs := e.readOutputs(exactly)
+		e.check(ins, exactly, false, outs) // every input where it belongs, the big ones on the threats topic and not invalid
+		threats := map[string]*kgo.Record{}
+		for _, r := range outs[threatsTopic] {
+			threats[string(r.Key)] = r
+		}
+		for i, f := range flows {
+			key := fmt.Sprintf("big-%02d", i)
+			r := threats[key]
+			if r == nil {
+				continue // reported missing by check
+			}
+			if len(r.Value) > limit {
+				t.Errorf("%s: threat record of %d bytes over the %d-byte limit", key, len(r.Value), limit)
+			}
+			var got struct {
+				Flowsieve struct {
+					Threats []struct {
+						Rule, Severity, Field, Addr string
+					} `json:"threats"`
+					RecordCut   bool `json:"record_cut"`
+					RecordBytes int  `json:"record_bytes"`
+				} `json:"flowsieve"`
+				Record string `json:"record"`
+			}
+			if err := json.Unmarshal(r.Value, &got); err != nil {
+				t.Fatalf("%s: threat record is not JSON: %v", key, err)
+			}
+			whole := string(codec.AppendJSON(nil, &f))
+			th := got.Flowsieve.Threats
+			if len(th) != 1 || th[0].Rule != "c2" || th[0].Severity != "critical" || th[0].Field != "dest_ip" || th[0].Addr != "198.51.100.9" {
+				t.Errorf("%s: verdict %+v, want the c2 hit on dest_ip 198.51.100.9", key, th)
+			}
+			if !got.Flowsieve.RecordCut || got.Flowsieve.RecordBytes != len(whole) || len(got.Record) == 0 || !strings.HasPrefix(whole, got.Record) {
+				t.Errorf("%s: record_cut %v, record_bytes %d (want %d), record %d bytes, a prefix of the flow: %v",
+					key, got.Flowsieve.RecordCut, got.Flowsieve.RecordBytes, len(whole), len(got.Record), strings.HasPrefix(whole, got.Record))
+			}
+		}
+		tot := pl.p.Metrics().Totals()
+		flagged := countWhere(ins, func(in input) bool { return in.threat })
+		invalid := countWhere(ins, func(in input) bool { return in.invalid })
+		if tot.Flagged != int64(flagged) || tot.Invalid != int64(invalid) {
+			t.Errorf("counted %d flagged and %d invalid, want %d and %d", tot.Flagged, tot.Invalid, flagged, invalid)
 		}
 	})
 }
