@@ -165,21 +165,7 @@ func TestFluentBitRecipe(t *testing.T) {
 	}
 
 	// Every ${VAR} is set in the container; the brokers are the pipeline's.
-	env := map[string]string{}
-	for _, e := range c.Env {
-		switch {
-		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
-			s, ok := base.secrets[e.ValueFrom.SecretKeyRef.Name]
-			if !ok {
-				t.Errorf("env %s: Secret %s is not in the base", e.Name, e.ValueFrom.SecretKeyRef.Name)
-			} else if _, ok := s.StringData[e.ValueFrom.SecretKeyRef.Key]; !ok {
-				t.Errorf("env %s: Secret %s has no key %s", e.Name, s.Name, e.ValueFrom.SecretKeyRef.Key)
-			}
-			env[e.Name] = "(secret)"
-		default:
-			env[e.Name] = e.Value
-		}
-	}
+	env := containerEnv(t, base, c)
 	for _, m := range regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`).FindAllStringSubmatch(conf, -1) {
 		if _, ok := env[m[1]]; !ok {
 			t.Errorf("fluent-bit.conf uses ${%s}, which the container's env does not set", m[1])

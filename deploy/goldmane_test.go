@@ -76,20 +76,7 @@ func TestGoldmaneIngestDeployment(t *testing.T) {
 	}
 
 	// Kubernetes expands $(VAR) in args from the container's env.
-	env := map[string]string{}
-	for _, e := range c.Env {
-		switch {
-		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
-			s, ok := base.secrets[e.ValueFrom.SecretKeyRef.Name]
-			if !ok {
-				t.Errorf("env %s: Secret %s is not in the base", e.Name, e.ValueFrom.SecretKeyRef.Name)
-				continue
-			}
-			env[e.Name] = s.StringData[e.ValueFrom.SecretKeyRef.Key]
-		default:
-			env[e.Name] = e.Value
-		}
-	}
+	env := containerEnv(t, base, c)
 	ref := regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 	flags := map[string]string{}
 	args := slices.Clone(c.Args)
@@ -190,4 +177,31 @@ func atoi(t *testing.T, s string) int32 {
 		t.Errorf("%q: %v", s, err)
 	}
 	return int32(n)
+}
+
+// containerEnv is the container's environment as the pod sees it, values
+// from the base's Secrets included; a reference to a Secret or key the
+// base lacks fails the test.
+func containerEnv(t *testing.T, base *manifests, c corev1.Container) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
+			ref := e.ValueFrom.SecretKeyRef
+			s, ok := base.secrets[ref.Name]
+			if !ok {
+				t.Errorf("env %s: Secret %s is not in the base", e.Name, ref.Name)
+				continue
+			}
+			v, ok := s.StringData[ref.Key]
+			if !ok {
+				t.Errorf("env %s: Secret %s has no key %s", e.Name, ref.Name, ref.Key)
+			}
+			env[e.Name] = v
+		default:
+			env[e.Name] = e.Value
+		}
+	}
+	return env
 }

@@ -124,7 +124,8 @@ func ingestGoldmaneCmd(ctx context.Context, args []string, stderr io.Writer) int
 func ingestGoldmane(ctx context.Context, f ingestFlags, log *zap.Logger) error {
 	opts, err := kafkaauth.ClientOpts(f.kafka)
 	if err != nil {
-		return err
+		// kafkaauth names the pipeline's config key; say which flags set it.
+		return fmt.Errorf("--kafka-* flags: %w", err)
 	}
 	var brokers []string
 	for _, b := range strings.Split(f.brokers, ",") {
