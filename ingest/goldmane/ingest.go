@@ -13,7 +13,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	grpcbackoff "google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/keepalive"
 
 	api "github.com/flowsieve/flowsieve/internal/goldmaneapi"
 )
@@ -109,7 +111,18 @@ func New(cfg Config, kafka *kgo.Client) (*Ingester, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient(cfg.Addr, grpc.WithTransportCredentials(creds))
+	conn, err := grpc.NewClient(cfg.Addr, grpc.WithTransportCredentials(creds),
+		// A connection that dies without a FIN (a node lost, a proxy's
+		// idle timeout) would leave Recv waiting for ever. Goldmane keeps
+		// gRPC's default enforcement (no pings more often than every 5
+		// minutes, else it hangs up), so ping every 6.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 6 * time.Minute, Timeout: 20 * time.Second}),
+		// gRPC redials on its own schedule (up to 2 minutes apart by
+		// default) and fails calls fast meanwhile: keep it to ours.
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           grpcbackoff.Config{BaseDelay: cfg.BackoffMin, Multiplier: 2, Jitter: 0.2, MaxDelay: cfg.BackoffMax},
+			MinConnectTimeout: 20 * time.Second,
+		}))
 	if err != nil {
 		return nil, fmt.Errorf("goldmane address %q: %w", cfg.Addr, err)
 	}
