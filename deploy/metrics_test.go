@@ -174,9 +174,7 @@ func TestQueriesUseExportedMetrics(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
-	var out syncBuffer
-	run := exec.CommandContext(ctx, bin, "run", "--config", cfgFile)
-	run.Env = cleanEnv(
+	startRun(t, ctx, bin, cfgFile,
 		"FLOWSIEVE_EMBEDDED_LISTEN="+broker,
 		"FLOWSIEVE_EMBEDDED_DATA_DIR="+filepath.Join(dir, "kafka"),
 		"FLOWSIEVE_EMBEDDED_PARTITIONS=2",
@@ -185,19 +183,6 @@ func TestQueriesUseExportedMetrics(t *testing.T) {
 		"FLOWSIEVE_RULES_DEBOUNCE=50ms",
 		"FLOWSIEVE_LOG_FORMAT=json",
 	)
-	run.Stdout, run.Stderr = &out, &out
-	run.Cancel = func() error { return run.Process.Signal(os.Interrupt) }
-	run.WaitDelay = 10 * time.Second
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		_ = run.Wait()
-		if t.Failed() {
-			t.Logf("flowsieve run output:\n%s", out.String())
-		}
-	}()
 
 	metricsURL := "http://" + metricsAddr + "/metrics"
 	waitFor(t, ctx, "/readyz to answer 200", func() (bool, error) {
@@ -320,6 +305,31 @@ func TestQueriesUseExportedMetrics(t *testing.T) {
 			}
 		}
 	}
+}
+
+// startRun starts `bin run --config cfgFile` in the repository with env
+// (FLOWSIEVE_* settings) over a clean environment. It is interrupted, as
+// a container is stopped, when ctx ends or the test does; its output is
+// logged if the test failed.
+func startRun(t *testing.T, ctx context.Context, bin, cfgFile string, env ...string) {
+	t.Helper()
+	out := &syncBuffer{}
+	run := exec.CommandContext(ctx, bin, "run", "--config", cfgFile)
+	run.Dir = repoRoot
+	run.Env = cleanEnv(env...)
+	run.Stdout, run.Stderr = out, out
+	run.Cancel = func() error { return run.Process.Signal(os.Interrupt) }
+	run.WaitDelay = 10 * time.Second
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = run.Process.Signal(os.Interrupt)
+		_ = run.Wait()
+		if t.Failed() {
+			t.Logf("flowsieve run output:\n%s", out.String())
+		}
+	})
 }
 
 // writeConfigMapVolume writes data into dir the way the kubelet updates a

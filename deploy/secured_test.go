@@ -230,10 +230,7 @@ func TestComposeSecured(t *testing.T) {
 	metricsAddr := freeAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
-	var out syncBuffer
-	run := exec.CommandContext(ctx, bin, "run", "--config", filepath.Join(repoRoot, "config", "flowsieve.yaml"))
-	run.Dir = repoRoot
-	run.Env = cleanEnv(
+	startRun(t, ctx, bin, filepath.Join(repoRoot, "config", "flowsieve.yaml"),
 		"FLOWSIEVE_EMBEDDED_LISTEN="+freeAddr(t),
 		"FLOWSIEVE_EMBEDDED_DATA_DIR="+filepath.Join(t.TempDir(), "kafka"),
 		"FLOWSIEVE_EMBEDDED_PARTITIONS=1",
@@ -241,19 +238,6 @@ func TestComposeSecured(t *testing.T) {
 		"FLOWSIEVE_METRICS_WEB_CONFIG_FILE="+local(webFile),
 		"FLOWSIEVE_LOG_FORMAT=json",
 	)
-	run.Stdout, run.Stderr = &out, &out
-	run.Cancel = func() error { return run.Process.Signal(os.Interrupt) }
-	run.WaitDelay = 10 * time.Second
-	if err := run.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		_ = run.Wait()
-		if t.Failed() {
-			t.Logf("flowsieve run output:\n%s", out.String())
-		}
-	}()
 	scrapeCfg := hc
 	scrapeCfg.TLSConfig.CAFile = tlsFiles[hc.TLSConfig.CAFile]
 	scrapeCfg.TLSConfig.CertFile = tlsFiles[hc.TLSConfig.CertFile]

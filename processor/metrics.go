@@ -105,22 +105,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Input partitions this member is processing.",
 		}),
 	}
-	m.rules = newRuleSeries(
-		ruleVec{m.dropped, func(s *rules.Set) [][]string {
-			out := make([][]string, 0, len(s.FilterNames()))
-			for _, n := range s.FilterNames() {
-				out = append(out, []string{n})
-			}
-			return out
-		}},
-		ruleVec{m.flagged, func(s *rules.Set) [][]string {
-			out := make([][]string, 0, len(s.ThreatRules()))
-			for _, t := range s.ThreatRules() {
-				out = append(out, []string{t.Name, t.Severity})
-			}
-			return out
-		}},
-	)
+	m.rules = newRuleSeries(ruleVec{m.dropped, filterLabels}, ruleVec{m.flagged, threatLabels})
 	// Counted where the matches run (package ruby), per process: a
 	// pipeline has one rule set, and the hot path stays free of it.
 	regexTimeouts := prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -180,7 +165,9 @@ const (
 // so a rule file renamed over months does not leave a ghost series per
 // name ever loaded; as in Prometheus' rule manager, a renamed rule's
 // counter starts again from zero. The live rules have one ruleSeries; the
-// shadow rules of issue 14 get their own over their own vectors.
+// shadow rules of issue 14 get their own over their own vectors (with
+// filterLabels and threatLabels, say), served on the shadow file's reloads
+// and resolved against the shadow Set in force, the same way.
 //
 // A record judged by a Set that has just been replaced counts on the
 // series of its rules that the new Set still has; the counts of rules
@@ -285,6 +272,26 @@ func (s *ruleSeries) replaced(set *rules.Set, live *ruleCounters) *ruleCounters 
 		c.by = append(c.by, byRule)
 	}
 	return c
+}
+
+// filterLabels are the label values {rule} of a Set's series per filter,
+// by filter index.
+func filterLabels(s *rules.Set) [][]string {
+	out := make([][]string, 0, len(s.FilterNames()))
+	for _, n := range s.FilterNames() {
+		out = append(out, []string{n})
+	}
+	return out
+}
+
+// threatLabels are the label values {rule, severity} of a Set's series per
+// threat rule, by threat rule index.
+func threatLabels(s *rules.Set) [][]string {
+	out := make([][]string, 0, len(s.ThreatRules()))
+	for _, t := range s.ThreatRules() {
+		out = append(out, []string{t.Name, t.Severity})
+	}
+	return out
 }
 
 // labelKey joins a series' label values into a map key.
