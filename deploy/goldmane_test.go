@@ -30,8 +30,13 @@ func TestGoldmaneIngestDeployment(t *testing.T) {
 	if k.Namespace != base.namespace.Name {
 		t.Errorf("namespace %q, want the base's %q", k.Namespace, base.namespace.Name)
 	}
-	if !slices.Equal(k.Resources, []string{"deployment.yaml"}) {
+	if !slices.Equal(k.Resources, []string{"deployment.yaml", "podmonitor.yaml"}) {
 		t.Errorf("resources %v", k.Resources)
+	}
+	var pm podMonitor
+	readYAMLStrict(t, filepath.Join(goldmaneDir, "podmonitor.yaml"), &pm)
+	if pm.APIVersion != "monitoring.coreos.com/v1" || pm.Kind != "PodMonitor" || len(pm.Spec.PodMetricsEndpoints) != 1 {
+		t.Fatalf("podmonitor.yaml: %s %s with %d endpoints", pm.APIVersion, pm.Kind, len(pm.Spec.PodMetricsEndpoints))
 	}
 	data, err := os.ReadFile(filepath.Join(goldmaneDir, "deployment.yaml"))
 	if err != nil {
@@ -133,6 +138,10 @@ func TestGoldmaneIngestDeployment(t *testing.T) {
 		if vm.MountPath != "/var/lib/flowsieve" && !vm.ReadOnly {
 			t.Errorf("volumeMount %s is writable; only the state directory needs to be", vm.Name)
 		}
+	}
+	selects(t, "PodMonitor", &pm.Spec.Selector, d.Spec.Template.Labels)
+	if ep := pm.Spec.PodMetricsEndpoints[0]; ep.Port != "metrics" || ep.Path != "/metrics" {
+		t.Errorf("PodMonitor scrapes port %q path %q, want the metrics port's /metrics", ep.Port, ep.Path)
 	}
 	// The probes use the listener the flags open.
 	_, port, _ := strings.Cut(flags["--metrics-listen"], ":")
