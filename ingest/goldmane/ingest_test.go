@@ -13,7 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/flowsieve/flowsieve/ingest/goldmane"
 	"github.com/flowsieve/flowsieve/internal/embedkafka"
@@ -291,7 +294,10 @@ func TestServerRestartResumes(t *testing.T) {
 	r := newRig(t, 300*time.Millisecond, intervals)
 	srv := r.server("127.0.0.1:0")
 	addr := srv.Addr()
-	run := r.start(r.config(addr))
+	cfg := r.config(addr)
+	core, logs := observer.New(zap.InfoLevel)
+	cfg.Log = zap.New(zapcore.NewTee(core, zaptest.NewLogger(t).Core()))
+	run := r.start(cfg)
 
 	waitFor(t, "two intervals", func() bool { return testutil.ToFloat64(run.m.Position) >= float64(r.tl.Start(2)) })
 	srv.Stop()
@@ -316,6 +322,12 @@ func TestServerRestartResumes(t *testing.T) {
 		t.Errorf("duplicates skipped %v, want the resumed interval's", got)
 	}
 	waitFor(t, "ready again", func() bool { return run.in.Ready() == nil })
+	// One episode: one warning however many attempts failed, one recovery.
+	broken := logs.FilterMessageSnippet("goldmane stream broken").Len()
+	resumed := logs.FilterMessageSnippet("goldmane stream resumed").Len()
+	if reconnects := testutil.ToFloat64(run.m.Reconnects); broken != 1 || resumed != 1 || reconnects < 2 {
+		t.Errorf("%d reconnect attempts logged %d broken and %d resumed lines; want one of each", int(reconnects), broken, resumed)
+	}
 }
 
 // A stop mid-stream and a new ingester on the same state file: every
