@@ -177,7 +177,7 @@ func TestKillAndRestart(t *testing.T) {
 	<-produced
 	e.waitCommitted("killed", 60*time.Second)
 	t.Logf("committed at the kill: %v; end: %v", before, e.endOffsets())
-	e.checkOutputs(ins, false)
+	e.checkOutputs(ins, allAtLeastOnce)
 }
 
 // TestGracefulShutdown: on SIGTERM flowsieve stops taking records, lets
@@ -237,7 +237,7 @@ func TestGracefulShutdown(t *testing.T) {
 	// A restart picks up exactly where the first run stopped.
 	startChild(t, "run", "--config", cfg)
 	e.waitCommitted("graceful", 60*time.Second)
-	e.checkOutputs(ins, true)
+	e.checkOutputs(ins, allExactlyOnce)
 }
 
 // TestStartupErrors: bad config and unreachable brokers stop flowsieve

@@ -36,7 +36,7 @@ func TestCorrectness(t *testing.T) {
 			e.produce(ins)
 			pl := e.startPipeline("correctness", rulesFile, tc.opts...)
 			e.waitCommitted("correctness", 60*time.Second)
-			e.checkOutputs(ins, true)
+			e.checkOutputs(ins, allExactlyOnce)
 			checkEndpoints(t, pl.p, ins)
 			t.Logf("%d inputs: %d kept, %d flagged, %d invalid", len(ins),
 				countWhere(ins, func(in input) bool { return in.kept }),
@@ -118,7 +118,7 @@ func TestOldInputs(t *testing.T) {
 		})
 		e.waitCommitted("old", 60*time.Second)
 		outs := e.readOutputs(exactly)
-		e.check(ins, exactly, false, outs)
+		e.check(ins, checkFor(exactly), outs)
 		for topic, rs := range outs {
 			for _, r := range rs {
 				if !r.Timestamp.Equal(written) {

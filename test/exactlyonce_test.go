@@ -116,7 +116,7 @@ func (e *env) readOutputs(exactly bool) map[string][]*kgo.Record {
 // outputs exactly once.
 func (e *env) checkExactlyOnce(ins []input) {
 	e.t.Helper()
-	e.check(ins, true, false, e.readCommitted(keptTopic, threatsTopic, invalidTopic))
+	e.check(ins, allExactlyOnce, e.readCommitted(keptTopic, threatsTopic, invalidTopic))
 }
 
 // TestExactlyOnceInProcess: two exactly-once members, one of them stopped

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -52,7 +53,7 @@ func (e *env) checkDelivery(ins []input, exactly bool) {
 		e.checkExactlyOnce(ins)
 		return
 	}
-	e.checkOutputs(ins, false)
+	e.checkOutputs(ins, allAtLeastOnce)
 }
 
 // waitAdvance waits until the group commits past what it has committed now.
@@ -65,12 +66,7 @@ func (e *env) waitAdvance(group string, timeout time.Duration) {
 		return n
 	}
 	from := sum()
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if sum() > from {
-			return
-		}
-	}
-	e.t.Fatalf("group %s committed nothing more than %d within %s", group, from, timeout)
+	eventually(e.t, timeout, fmt.Sprintf("group %s commits more than %d", group, from), func() bool { return sum() > from })
 }
 
 func kill(t *testing.T, c *child) {

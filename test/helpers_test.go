@@ -374,22 +374,40 @@ func makeInputs(prefix string, n int, partitions int32, seqs map[int32]int) []in
 }
 
 // checkOutputs asserts that every input landed in exactly the topics it
-// must, with the right content, at least once (exactly once when
-// exactlyOnce), and that each output partition holds each input partition's
-// records in input order.
-func (e *env) checkOutputs(ins []input, exactlyOnce bool) {
+// must, with the right content, at least once (exactly once with
+// allExactlyOnce), and that each output partition holds each input
+// partition's records in input order.
+func (e *env) checkOutputs(ins []input, mode checkMode) {
 	e.t.Helper()
-	e.check(ins, exactlyOnce, false, e.readTopics(keptTopic, threatsTopic, invalidTopic))
+	e.check(ins, mode, e.readTopics(keptTopic, threatsTopic, invalidTopic))
 }
 
 // checkOutputsSubset is checkOutputs for some of the inputs, on outputs
 // already read: outputs of other records are ignored.
 func (e *env) checkOutputsSubset(ins []input, outs map[string][]*kgo.Record) {
 	e.t.Helper()
-	e.check(ins, false, true, outs)
+	e.check(ins, someAtLeastOnce, outs)
 }
 
-func (e *env) check(ins []input, exactlyOnce, subset bool, outs map[string][]*kgo.Record) {
+// checkMode is what check asserts of the outputs besides routing, content
+// and order.
+type checkMode int
+
+const (
+	allAtLeastOnce  checkMode = iota // every record's outputs, at least once
+	allExactlyOnce                   // every record's outputs, exactly once
+	someAtLeastOnce                  // ins' outputs, at least once; outputs of other records ignored
+)
+
+// checkFor is the check of a delivery mode's outputs.
+func checkFor(exactlyOnce bool) checkMode {
+	if exactlyOnce {
+		return allExactlyOnce
+	}
+	return allAtLeastOnce
+}
+
+func (e *env) check(ins []input, mode checkMode, outs map[string][]*kgo.Record) {
 	e.t.Helper()
 	byKey := make(map[string]*input, len(ins))
 	for i := range ins {
@@ -402,7 +420,7 @@ func (e *env) check(ins []input, exactlyOnce, subset bool, outs map[string][]*kg
 		lastSeq := map[[2]int32]int{}
 		for _, r := range recs {
 			in := byKey[string(r.Key)]
-			if in == nil && subset {
+			if in == nil && mode == someAtLeastOnce {
 				continue
 			}
 			if in == nil {
@@ -467,7 +485,7 @@ func (e *env) check(ins []input, exactlyOnce, subset bool, outs map[string][]*kg
 		if missing > 0 {
 			e.t.Errorf("%s: %d records missing", topic, missing)
 		}
-		if exactlyOnce && dups > 0 {
+		if mode == allExactlyOnce && dups > 0 {
 			e.t.Errorf("%s: %d records duplicated", topic, dups)
 		}
 		e.t.Logf("%s: %d records, %d inputs duplicated", topic, len(recs), dups)

@@ -199,9 +199,9 @@ func outputTopicMissing(t *testing.T, exactly bool) {
 		ins = append(ins, in)
 	}
 	if exactly {
-		e.check(ins, true, false, e.readCommitted(keptTopic, threatsTopic, invalidTopic))
+		e.check(ins, allExactlyOnce, e.readCommitted(keptTopic, threatsTopic, invalidTopic))
 	} else {
-		e.checkOutputs(ins, false)
+		e.checkOutputs(ins, allAtLeastOnce)
 	}
 	if err := pl.stop(); err != nil {
 		t.Errorf("the member that rode out the missing topic stopped with: %v", err)

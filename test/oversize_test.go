@@ -253,7 +253,7 @@ func TestOversizeFlaggedRecordNotHidden(t *testing.T) {
 		e.waitCommitted(group, 60*time.Second)
 
 		outs := e.readOutputs(exactly)
-		e.check(ins, exactly, false, outs) // every input where it belongs, the big ones on the threats topic and not invalid
+		e.check(ins, checkFor(exactly), outs) // every input where it belongs, the big ones on the threats topic and not invalid
 		threats := map[string]*kgo.Record{}
 		for _, r := range outs[threatsTopic] {
 			threats[string(r.Key)] = r

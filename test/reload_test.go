@@ -28,13 +28,7 @@ func TestHotReload(t *testing.T) {
 	e.waitCommittedSum("reload", int64(len(ins)/4), 30*time.Second)
 
 	writeFileAtomic(t, filepath.Join(dir, "rules.yaml"), v2)
-	deadline := time.Now().Add(10 * time.Second)
-	for pl.watcher.Current().Version() == v1 {
-		if time.Now().After(deadline) {
-			t.Fatal("rules not reloaded within 10s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	eventually(t, 10*time.Second, "rules reloaded", func() bool { return pl.watcher.Current().Version() != v1 })
 	v2Version := pl.watcher.Current().Version()
 	<-produced
 	e.waitCommitted("reload", 60*time.Second)

@@ -83,7 +83,7 @@ func TestProduceFailureStalls(t *testing.T) {
 	if err := pl.p.Ready(); err != nil {
 		t.Errorf("not ready after recovery: %v", err)
 	}
-	e.checkOutputs(ins, false)
+	e.checkOutputs(ins, allAtLeastOnce)
 }
 
 // metricSum is the sum of the counter or gauge name over its labels.

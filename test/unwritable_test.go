@@ -148,7 +148,7 @@ func outputTopicNotWritable(t *testing.T, exactly bool) {
 	if exactly {
 		e.checkExactlyOnce(ins)
 	} else {
-		e.checkOutputs(ins, false)
+		e.checkOutputs(ins, allAtLeastOnce)
 	}
 	if err := pl.stop(); err != nil {
 		t.Errorf("the member that rode out the refused writes stopped with: %v", err)
