@@ -41,7 +41,11 @@ type node struct {
 func (n *node) eval(f *codec.Flow, st *evalState) int8 {
 	switch n.op {
 	case opLeaf:
-		return n.leaf.eval(f, st)
+		r := n.leaf.eval(f, st)
+		if n.leaf.agg != 0 && r != resTrue && emptied(f, n.leaf.field) {
+			st.blind |= n.leaf.agg
+		}
+		return r
 	case opNot:
 		switch r := n.kids[0].eval(f, st); r {
 		case resTrue:
@@ -74,6 +78,7 @@ type evalState struct {
 	tmp         codec.Value
 	witness     *leaf // the leaf that made a threat rule match, for the Hit
 	witnessAddr netip.Addr
+	blind       uint8 // bits of aggregated: fields found empty by the threat rule being judged
 }
 
 type leafKind uint8
@@ -112,6 +117,7 @@ type leaf struct {
 	direct   bool        // a known field without a path: the value is f.Get(field)
 	nilKey   bool        // the accessor starts with an index ($[0]): always nil
 	positive bool        // not under an odd number of nots: a match can explain a hit
+	agg      uint8       // a threat rule's test on a field Calico empties: its bit in evalState.blind (blind.go)
 	absent   bool        // kAbsent: true to match an absent/null value
 	loInc    bool
 	hiInc    bool

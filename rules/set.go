@@ -65,6 +65,10 @@ type Verdict struct {
 	Keep     bool
 	DropRule int   // index into FilterNames when !Keep, -1 otherwise
 	Threats  []Hit // reset by Judge, backing array reused
+	// Blind lists, per threat rule that did not match, each aggregated
+	// field it needs that the flow lacks (see blind.go); reset by Judge,
+	// backing array reused.
+	Blind []Blind
 	// Rate is the probability the flow was kept with: 1 unless a sample
 	// or cap filter thinned it. Scale gives the counters' scaling.
 	Rate float64
@@ -125,25 +129,29 @@ func (s *Set) Files() []string { return s.files }
 // Judge runs every threat rule on f, then the filters in file order until
 // one decides to drop. v is reset first.
 func (s *Set) Judge(f *codec.Flow, v *Verdict) {
-	v.Threats = v.Threats[:0]
+	v.Threats, v.Blind = v.Threats[:0], v.Blind[:0]
 	v.Keep, v.DropRule = true, -1
 	st := &v.st
 	for i := range s.threats {
 		t := &s.threats[i]
-		st.witness = nil
-		if t.cond.eval(f, st) == resTrue {
-			h := Hit{Rule: i, Field: codec.NumFields, Reason: t.reason}
-			if w := st.witness; w != nil {
-				h.Field, h.Feed, h.Addr = w.fieldID(), w.feedName, st.witnessAddr
-				if t.reason == "" {
-					h.Reason = w.reason
-				}
+		st.witness, st.blind = nil, 0
+		if t.cond.eval(f, st) != resTrue {
+			if st.blind != 0 {
+				v.Blind = appendBlind(v.Blind, i, st.blind)
 			}
-			if h.Reason == "" {
-				h.Reason = t.fallback
-			}
-			v.Threats = append(v.Threats, h)
+			continue
 		}
+		h := Hit{Rule: i, Field: codec.NumFields, Reason: t.reason}
+		if w := st.witness; w != nil {
+			h.Field, h.Feed, h.Addr = w.fieldID(), w.feedName, st.witnessAddr
+			if t.reason == "" {
+				h.Reason = w.reason
+			}
+		}
+		if h.Reason == "" {
+			h.Reason = t.fallback
+		}
+		v.Threats = append(v.Threats, h)
 	}
 	v.Rate, v.Samples, v.dither = 1, v.Samples[:0], 0
 	hashed := false
@@ -246,5 +254,6 @@ type threatRule struct {
 	reason   string // the rule's description, if it has one
 	fallback string // when neither a description nor a matching test explains the hit
 	cond     *node
-	when     string // the condition in canonical form, for DiffSets
+	when     string        // the condition in canonical form, for DiffSets
+	needs    []codec.Field // aggregated fields it tests (blind.go)
 }

@@ -126,7 +126,7 @@ func filterCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	f := &filterRun{s: s, p: p, stderr: stderr, limits: codec.Limits{RecordBytes: p.maxRecordBytes}, timeouts0: ruby.Timeouts(),
-		live: newTally(s), output: out}
+		live: newTally(s), output: out, blind: map[rules.Blind]int64{}}
 	if shadow != nil {
 		f.shadow, f.shadowTally = shadow, newTally(shadow)
 	}
@@ -215,6 +215,7 @@ type filterRun struct {
 	in                    int64
 	invalidN, blank       int64
 	live                  tally
+	blind                 map[rules.Blind]int64 // records each threat rule could not judge, by field
 	invalidShown          int
 	flow                  codec.Flow
 	verdict               rules.Verdict
@@ -457,6 +458,9 @@ func (f *filterRun) record(input string, lineNo int, line []byte) error {
 	v := &f.verdict
 	f.live.count(&f.flow, v)
 	f.bytesIn += int64(len(rec))
+	for _, b := range v.Blind {
+		f.blind[b]++
+	}
 	if f.shadow != nil {
 		if err := f.judgeShadow(rec); err != nil {
 			return err
@@ -532,6 +536,7 @@ func (f *filterRun) summary() {
 	f.live.print(w, f.s)
 	fmt.Fprintf(w, "  invalid     %d\n", f.invalidN)
 	fmt.Fprintf(w, "  bytes in    %d (records judged), out %d (kept records as written)\n", f.bytesIn, f.bytesOut)
+	f.printBlind(w)
 	if f.shadow != nil {
 		fmt.Fprintf(w, "shadow: rules %s (version %s), judged the same %d records\n", f.shadow.Path(), f.shadow.Version(), f.in-f.invalidN)
 		f.shadowTally.print(w, f.shadow)
@@ -546,6 +551,29 @@ func (f *filterRun) summary() {
 	}
 	if n := ruby.Timeouts() - f.timeouts0; n > 0 {
 		fmt.Fprintf(w, "  regex timeouts %d (matches that ran out of their %v; a compat rule keeps such a record)\n", n, ruby.MatchBudget)
+	}
+}
+
+// printBlind lists the threat rules that could not judge records because
+// a field they need was empty (Calico's aggregation), most first.
+func (f *filterRun) printBlind(w io.Writer) {
+	if len(f.blind) == 0 {
+		return
+	}
+	keys := make([]rules.Blind, 0, len(f.blind))
+	for b := range f.blind {
+		keys = append(keys, b)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if f.blind[keys[i]] != f.blind[keys[j]] {
+			return f.blind[keys[i]] > f.blind[keys[j]]
+		}
+		return keys[i].Rule < keys[j].Rule || keys[i].Rule == keys[j].Rule && keys[i].Field < keys[j].Field
+	})
+	fmt.Fprintln(w, "  unevaluable (threat rules blind: a field they need was empty, as on aggregated flows)")
+	tr := f.s.ThreatRules()
+	for _, b := range keys {
+		fmt.Fprintf(w, "    %-40s %d\n", tr[b.Rule].Name+" ("+b.Field.String()+")", f.blind[b])
 	}
 }
 

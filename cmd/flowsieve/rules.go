@@ -93,6 +93,11 @@ func rulesCheck(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		for _, f := range s.Feeds() {
 			fmt.Fprintf(stdout, "  feed %s\n", describeFeed(f))
 		}
+		for _, b := range s.BlindSpots() {
+			fmt.Fprintf(stdout, "WARNING: threat rule %q needs %s, which Calico leaves empty on flows aggregated at level %s "+
+				"(flowLogsFileAggregationKindForAllowed defaults to 2, ...ForDenied to 1): it cannot match on those flows\n",
+				b.Rule, b.Field, b.Levels)
+		}
 		fmt.Fprintln(stdout)
 	}
 	return code

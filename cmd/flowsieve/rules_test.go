@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowsieve/flowsieve/internal/calicoreal"
 )
 
 func runRules(t *testing.T, in string, args ...string) (code int, stdout, stderr string) {
@@ -189,5 +191,34 @@ func TestRulesDiff(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRulesCheckBlindSpots: check warns about each threat rule that needs
+// a field Calico empties on aggregated flows, naming the levels; filter
+// counts the real felix records (all aggregated) each could not judge.
+func TestRulesCheckBlindSpots(t *testing.T) {
+	code, out, _ := runRules(t, "", "check", sampleRules(t))
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	for _, want := range []string{
+		`WARNING: threat rule "c2-traffic" needs source_ip, which Calico leaves empty on flows aggregated at level 2 and 3 `,
+		`WARNING: threat rule "c2-traffic" needs dest_ip, `,
+		`WARNING: threat rule "denied-egress-public" needs dest_ip, `,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, `"mining-pool-port" needs`) {
+		t.Errorf("a rule on dest_port warned:\n%s", out)
+	}
+	_, _, errOut := runFilter(t, "", "--rules", sampleRules(t), calicoreal.Path(t, calicoreal.FelixExample))
+	want := "  unevaluable (threat rules blind: a field they need was empty, as on aggregated flows)\n" +
+		"    c2-traffic (source_ip)                   259\n" +
+		"    c2-traffic (dest_ip)                     259\n"
+	if !strings.Contains(errOut, want) || strings.Contains(errOut, "denied-egress-public (") {
+		t.Errorf("filter summary lacks %q (and denied-egress-public, which never reaches dest_ip on allowed flows, must not be blind):\n%s", want, errOut)
 	}
 }
