@@ -221,7 +221,7 @@ func DiffSets(old, new *Set) Diff {
 		newFeed[n.name] = true
 		o := oldFeed[n.name]
 		if o == nil {
-			d.Feeds = append(d.Feeds, FeedChange{Name: n.name, Kind: Added, Added: n.set.Size()})
+			d.Feeds = append(d.Feeds, FeedChange{Name: n.name, Kind: Added, Added: n.entries})
 			continue
 		}
 		added, removed := prefixDiff(o, n), prefixDiff(n, o)
@@ -231,7 +231,7 @@ func DiffSets(old, new *Set) Diff {
 	}
 	for _, o := range old.feeds {
 		if !newFeed[o.name] {
-			d.Feeds = append(d.Feeds, FeedChange{Name: o.name, Kind: Removed, Removed: o.set.Size()})
+			d.Feeds = append(d.Feeds, FeedChange{Name: o.name, Kind: Removed, Removed: o.entries})
 		}
 	}
 	return d
@@ -252,11 +252,19 @@ func fmtNum(x float64) string {
 	return strconv.FormatFloat(x, 'g', -1, 64)
 }
 
-// prefixDiff counts the prefixes of b that a does not have.
+// prefixDiff counts the entries of b that a does not have: addresses and
+// domain names.
 func prefixDiff(a, b *feed) int {
 	n := 0
-	for p := range b.set.All() {
-		if !a.set.Get(p) {
+	if b.set != nil {
+		for p := range b.set.All() {
+			if a.set == nil || !a.set.Get(p) {
+				n++
+			}
+		}
+	}
+	for name := range b.dom.Names() {
+		if !a.dom.Has(name) {
 			n++
 		}
 	}

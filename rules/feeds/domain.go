@@ -1,6 +1,7 @@
 package feeds
 
 import (
+	"iter"
 	"math/bits"
 	"strings"
 	"unicode/utf8"
@@ -193,4 +194,29 @@ func (b *domainBuilder) build() *DomainSet {
 	d.arena = arena
 	b.arena, b.offs = nil, nil
 	return d
+}
+
+// Names yields each listed name (lower case), in no order: comparing two
+// versions of a feed (rules.DiffSets) walks one and asks the other Has.
+func (d *DomainSet) Names() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if d == nil {
+			return
+		}
+		for _, off := range d.slots {
+			if off == 0 {
+				continue
+			}
+			n := int(d.arena[off-1])
+			if !yield(string(d.arena[off : int(off)+n])) {
+				return
+			}
+		}
+	}
+}
+
+// Has reports whether name itself is listed (not a domain it is under).
+func (d *DomainSet) Has(name string) bool {
+	name = strings.TrimSuffix(name, ".")
+	return d != nil && d.n > 0 && len(name) <= maxDomainLen && d.has(name)
 }
