@@ -272,3 +272,90 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() boo
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestGoldmaneIngestServerRestart: Goldmane stops mid-stream and comes
+// back on the same address; the running ingester reconnects, resumes
+// from its position, and every interval is on the topic exactly once.
+func TestGoldmaneIngestServerRestart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 3)
+	dir := t.TempDir()
+	certs, err := goldmanefake.NewCerts(filepath.Join(dir, "certs"), "calico-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const intervals = 8
+	tick := 500 * time.Millisecond
+	now := time.Now()
+	tl := goldmanefake.Timeline{Epoch: now, Tick: tick, Base: now.Unix() / 15 * 15, Intervals: intervals}
+	srvTLS, err := certs.ServerTLS("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := goldmanefake.Start("127.0.0.1:0", srvTLS, tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := srv.Addr()
+	metricsAddr := freePort(t)
+	c := startChild(t, "ingest", "goldmane", "--goldmane", addr, "--server-name", goldmanefake.ServerName,
+		"--ca", certs.CA, "--cert", certs.ClientCert, "--key", certs.ClientKey,
+		"--brokers", e.addr, "--initial-backfill", "30m", "--backoff-min", "50ms", "--backoff-max", "200ms",
+		"--metrics-listen", metricsAddr, "--log-format", "json")
+	metric := func(name string) float64 {
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			return -1
+		}
+		resp.Body.Close()
+		mfs := scrape(t, http.DefaultClient, "http://"+metricsAddr+"/metrics")
+		if m := mfs[name].GetMetric(); len(m) == 1 {
+			if m[0].GetCounter() != nil {
+				return m[0].GetCounter().GetValue()
+			}
+			return m[0].GetGauge().GetValue()
+		}
+		return -1
+	}
+	waitUntil(t, 30*time.Second, "two intervals", func() bool {
+		return metric("flowsieve_ingest_position_seconds") >= float64(tl.Start(2))
+	})
+	srv.Stop()
+	waitUntil(t, 10*time.Second, "the stream to break", func() bool {
+		return metric("flowsieve_ingest_connected") == 0
+	})
+	time.Sleep(tick)
+	for i := 0; ; i++ { // the port may linger for a moment
+		if srv, err = goldmanefake.Start(addr, srvTLS, tl); err == nil {
+			break
+		}
+		if i == 50 {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	defer srv.Stop()
+
+	perInterval := len(goldmanefake.Shapes(0))
+	var raw []*kgo.Record
+	waitUntil(t, 60*time.Second, "every interval on the topic", func() bool {
+		raw = e.readTopics(rawTopic)[rawTopic]
+		return len(raw) >= intervals*perInterval
+	})
+	seen := map[string]int{}
+	for _, r := range raw {
+		seen[goldmaneID(startOf(t, r.Value), r.Key)]++
+	}
+	if len(seen) != intervals*perInterval || len(raw) != len(seen) {
+		t.Errorf("%d records, %d distinct; want %d, each once", len(raw), len(seen), intervals*perInterval)
+	}
+	if got := metric("flowsieve_ingest_reconnects_total"); got < 1 {
+		t.Errorf("reconnects %v, want >= 1", got)
+	}
+	if got := metric("flowsieve_ingest_duplicates_skipped_total"); got < 1 {
+		t.Errorf("duplicates skipped %v: Goldmane resent the resumed interval, the ingester should have skipped it", got)
+	}
+	if n := strings.Count(c.out.String(), "goldmane stream broken"); n != 1 {
+		t.Errorf("%d 'stream broken' lines for one outage, want 1:\n%s", n, c.out.String())
+	}
+}
