@@ -111,6 +111,9 @@ func New(cfg Config, kafka *kgo.Client) (*Ingester, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkStateDir(cfg.StateFile); err != nil {
+		return nil, err
+	}
 	conn, err := grpc.NewClient(cfg.Addr, grpc.WithTransportCredentials(creds),
 		// A connection that dies without a FIN (a node lost, a proxy's
 		// idle timeout) would leave Recv waiting for ever. Goldmane keeps

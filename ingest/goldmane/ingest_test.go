@@ -437,6 +437,9 @@ func TestNewNamesTheBadSetting(t *testing.T) {
 		{"bad state file", func(c *goldmane.Config) {
 			c.StateFile = r.certs.CA
 		}, "state file"},
+		{"state file in a missing directory", func(c *goldmane.Config) {
+			c.StateFile = filepath.Join(dir, "missing", "state.json")
+		}, "not writable"},
 	}
 	for _, tc := range tests {
 		cfg := r.config("127.0.0.1:1")

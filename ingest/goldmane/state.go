@@ -78,3 +78,17 @@ func saveState(path string, pos int64) error {
 	}
 	return nil
 }
+
+// checkStateDir fails now, rather than at the end of the first interval,
+// when the state file's directory cannot take it.
+func checkStateDir(path string) error {
+	if path == "" {
+		return nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".check*")
+	if err != nil {
+		return fmt.Errorf("state file %s: its directory is not writable: %w", path, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
