@@ -88,6 +88,7 @@ func (p *Pipeline) lookupOutputs(ctx context.Context) error {
 	}
 	p.outParts = make(map[string]int32, len(outs))
 	p.producedC = make(map[string]prometheus.Counter, len(outs))
+	p.producedBytes = make(map[string]prometheus.Counter, len(outs))
 	var missing []string
 	for _, t := range outs {
 		d, ok := td[t]
@@ -97,6 +98,7 @@ func (p *Pipeline) lookupOutputs(ctx context.Context) error {
 		}
 		p.outParts[t] = int32(len(d.Partitions))
 		p.producedC[t] = p.m.produced.WithLabelValues(t)
+		p.producedBytes[t] = p.m.bytesOut.WithLabelValues(t)
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("output topic(s) %s do not exist: create them (the embedded broker does this itself)", strings.Join(missing, ", "))

@@ -37,6 +37,10 @@ type Config struct {
 	// KeptJSON writes kept flows as normalised JSON instead of the input
 	// bytes.
 	KeptJSON bool
+	// Fields, when not nil, writes kept flows as JSON with only the
+	// members it selects (output.fields; rules.ParseFields). The threats
+	// topic still gets whole flows, the invalid topic the input bytes.
+	Fields *codec.Projection
 	// Compression is none, gzip, snappy, lz4 or zstd.
 	Compression   string
 	Linger        time.Duration

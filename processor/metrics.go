@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,11 @@ type Metrics struct {
 	reloadTime    prometheus.Gauge
 	reloadOK      prometheus.Gauge
 	assigned      prometheus.Gauge
+	bytesIn       *prometheus.CounterVec // topic
+	bytesOut      *prometheus.CounterVec // topic
+	// Per sample or cap filter (rule): flows seen and kept, their true
+	// bytes and the estimate from the kept ones, keys evicted.
+	sampleSeen, sampleKept, sampleBytes, sampleEstimate, capEvictions *prometheus.CounterVec
 
 	// Totals for the summary log line, kept beside the labelled series so
 	// the summary does not have to gather the registry.
@@ -104,8 +110,42 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "flowsieve_assigned_partitions",
 			Help: "Input partitions this member is processing.",
 		}),
+		bytesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowsieve_bytes_consumed_total",
+			Help: "Bytes of input record values consumed, per input topic.",
+		}, []string{"topic"}),
+		bytesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowsieve_bytes_produced_total",
+			Help: "Bytes of output record values acknowledged by the brokers, per output topic: with flowsieve_bytes_consumed_total, what projection and sampling save.",
+		}, []string{"topic"}),
+		sampleSeen: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowsieve_sample_seen_total",
+			Help: "Flows that reached a sample or cap filter and matched it, per filter.",
+		}, []string{"rule"}),
+		sampleKept: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowsieve_sample_kept_total",
+			Help: "Flows a sample or cap filter kept, per filter.",
+		}, []string{"rule"}),
+		sampleBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowsieve_sample_bytes_total",
+			Help: "True bytes (bytes_in + bytes_out) of the flows a sample or cap filter saw, per filter.",
+		}, []string{"rule"}),
+		sampleEstimate: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowsieve_sample_bytes_estimated_total",
+			Help: "Bytes of the flows a sample or cap filter kept, each scaled by 1/rate: the estimate of flowsieve_sample_bytes_total from what was kept, per filter.",
+		}, []string{"rule"}),
+		capEvictions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowsieve_cap_evictions_total",
+			Help: "Keys a cap filter forgot, least recently seen first, to stay within max_keys, per filter.",
+		}, []string{"rule"}),
 	}
-	m.rules = newRuleSeries(ruleVec{m.dropped, filterLabels}, ruleVec{m.flagged, threatLabels})
+	m.rules = newRuleSeries(ruleVec{m.dropped, filterLabels}, ruleVec{m.flagged, threatLabels},
+		ruleVec{m.sampleSeen, samplingLabels},
+		ruleVec{m.sampleKept, samplingLabels},
+		ruleVec{m.sampleBytes, samplingLabels},
+		ruleVec{m.sampleEstimate, samplingLabels},
+		ruleVec{m.capEvictions, samplingLabels},
+	)
 	// Counted where the matches run (package ruby), per process: a
 	// pipeline has one rule set, and the hot path stays free of it.
 	regexTimeouts := prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -113,7 +153,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Regex matches on the backtracking engine that ran out of their time budget (a compat rule keeps such a record).",
 	}, func() float64 { return float64(ruby.Timeouts()) })
 	reg.MustRegister(m.consumed, m.produced, m.dropped, m.flagged, m.parseErrors, m.produceErrors, m.recreations,
-		m.stalled, m.lag, m.latency, m.reloads, m.rulesVersion, m.reloadTime, m.reloadOK, m.assigned, regexTimeouts)
+		m.stalled, m.lag, m.latency, m.reloads, m.rulesVersion, m.reloadTime, m.reloadOK, m.assigned, regexTimeouts,
+		m.bytesIn, m.bytesOut, m.sampleSeen, m.sampleKept, m.sampleBytes, m.sampleEstimate, m.capEvictions)
 	return m
 }
 
@@ -156,7 +197,36 @@ func (m *Metrics) RulesLoaded(set *rules.Set, err error) {
 const (
 	seriesDropped = iota // flowsieve_records_dropped_total{rule}, by filter index
 	seriesFlagged        // flowsieve_flows_flagged_total{rule,severity}, by threat rule index
+	// By position among the sample and cap filters (Set.SamplingFilters):
+	seriesSampleSeen     // flowsieve_sample_seen_total{rule}
+	seriesSampleKept     // flowsieve_sample_kept_total{rule}
+	seriesSampleBytes    // flowsieve_sample_bytes_total{rule}
+	seriesSampleEstimate // flowsieve_sample_bytes_estimated_total{rule}
+	seriesCapEvictions   // flowsieve_cap_evictions_total{rule}
 )
+
+// countSamples counts one flow on the series of the sample and cap
+// filters it reached (set is the Set c counts for); flowBytes is its
+// bytes_in + bytes_out.
+func (c *ruleCounters) countSamples(set *rules.Set, samples []rules.Sample, flowBytes int64) {
+	sampling := set.SamplingFilters()
+	flowBytes = max(flowBytes, 0) // a counter cannot go down: negative byte counts count as none
+	for _, smp := range samples {
+		i := slices.Index(sampling, smp.Rule)
+		if i < 0 {
+			continue
+		}
+		c.by[seriesSampleSeen][i].Inc()
+		c.by[seriesSampleBytes][i].Add(float64(flowBytes))
+		if smp.Kept {
+			c.by[seriesSampleKept][i].Inc()
+			c.by[seriesSampleEstimate][i].Add(float64(flowBytes) / smp.Rate)
+		}
+		if smp.Evicted {
+			c.by[seriesCapEvictions][i].Inc()
+		}
+	}
+}
 
 // ruleSeries are the series labelled by the rules of one rule file, kept
 // to the rules of the Set serving now. Series of a rule the serving Set no
@@ -280,6 +350,17 @@ func filterLabels(s *rules.Set) [][]string {
 	out := make([][]string, 0, len(s.FilterNames()))
 	for _, n := range s.FilterNames() {
 		out = append(out, []string{n})
+	}
+	return out
+}
+
+// samplingLabels are the label values {rule} of a Set's series per
+// sample or cap filter, in Set.SamplingFilters order.
+func samplingLabels(s *rules.Set) [][]string {
+	names := s.FilterNames()
+	out := make([][]string, 0, len(s.SamplingFilters()))
+	for _, i := range s.SamplingFilters() {
+		out = append(out, []string{names[i]})
 	}
 	return out
 }

@@ -169,3 +169,57 @@ func TestRuleSeriesFollowReloads(t *testing.T) {
 	want = map[string]float64{"flowsieve_records_dropped_total{rule=f3}": 1}
 	check("after a set seen first by a record")
 }
+
+// TestSampleSeries: the per-filter sample series count seen, kept, true
+// and estimated bytes and evictions, and a reload deletes the series of a
+// sample filter the new rules no longer have, as it does the drop series.
+func TestSampleSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	load := func(y string) *rules.Set {
+		s, err := rules.Load([]byte(y), "rules.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	v1 := load(`
+filters:
+  - {name: drop-dev, action: exclude, when: {field: source_namespace, equals: dev}}
+  - {name: quarter, action: sample, rate: 0.25, when: {field: action, equals: allow}}
+  - {name: cap-ns, action: cap, per: source_namespace, max_per_sec: 10, when: {field: action, equals: allow}}
+`)
+	v2 := load(`
+filters:
+  - {name: cap-ns, action: cap, per: source_namespace, max_per_sec: 10, when: {field: action, equals: allow}}
+`)
+	m.RulesLoaded(v1, nil)
+	c := m.rules.counters(v1, func() *rules.Set { return v1 })
+	c.countSamples(v1, []rules.Sample{{Rule: 1, Rate: 0.25, Kept: true}, {Rule: 2, Rate: 1, Kept: true, Evicted: true}}, 100)
+	c.countSamples(v1, []rules.Sample{{Rule: 1, Rate: 0.25}}, 50)
+	got := gathered(t, reg)
+	for k, want := range map[string]float64{
+		"flowsieve_sample_seen_total{rule=quarter}":            2,
+		"flowsieve_sample_kept_total{rule=quarter}":            1,
+		"flowsieve_sample_bytes_total{rule=quarter}":           150,
+		"flowsieve_sample_bytes_estimated_total{rule=quarter}": 400,
+		"flowsieve_sample_seen_total{rule=cap-ns}":             1,
+		"flowsieve_sample_bytes_estimated_total{rule=cap-ns}":  100,
+		"flowsieve_cap_evictions_total{rule=cap-ns}":           1,
+	} {
+		if got[k] != want {
+			t.Errorf("%s = %v, want %v", k, got[k], want)
+		}
+	}
+	if _, ok := got["flowsieve_sample_seen_total{rule=drop-dev}"]; ok {
+		t.Error("an exclude filter has sample series")
+	}
+	m.RulesLoaded(v2, nil)
+	got = gathered(t, reg)
+	if _, ok := got["flowsieve_sample_seen_total{rule=quarter}"]; ok {
+		t.Error("the removed sample filter's series is still exported")
+	}
+	if got["flowsieve_sample_seen_total{rule=cap-ns}"] != 1 {
+		t.Error("the kept cap filter's series lost its count")
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
+
+	"github.com/flowsieve/flowsieve/codec"
 )
 
 // Pipeline is one member of the flowsieve consumer group.
@@ -25,6 +27,9 @@ type Pipeline struct {
 	// partition's order in every output.
 	outParts  map[string]int32
 	producedC map[string]prometheus.Counter
+	// producedBytes counts the value bytes of acknowledged output
+	// records, by topic (flowsieve_bytes_produced_total).
+	producedBytes map[string]prometheus.Counter
 	// outMax is each output topic's largest record (see oversize.go).
 	outMax map[string]int
 	router router
@@ -74,10 +79,10 @@ func New(cfg Config) (*Pipeline, error) {
 		m:       cfg.Metrics,
 		workers: make(map[topicPartition]*worker),
 		router: router{
-			topics:   [numOutputs]string{outKept: cfg.KeptTopic, outThreats: cfg.ThreatsTopic, outInvalid: cfg.InvalidTopic},
-			copy:     cfg.Copy,
-			keptJSON: cfg.KeptJSON,
-			limits:   cfg.Limits,
+			topics: [numOutputs]string{outKept: cfg.KeptTopic, outThreats: cfg.ThreatsTopic, outInvalid: cfg.InvalidTopic},
+			copy:   cfg.Copy,
+			out:    codec.Output{JSON: cfg.KeptJSON, Fields: cfg.Fields},
+			limits: cfg.Limits,
 		},
 		budget: newBudget(cfg.MaxInflightRecords, cfg.MaxInflightBytes),
 	}
@@ -272,10 +277,11 @@ func (p *Pipeline) Ready() error {
 }
 
 // produced counts an acknowledged output record.
-func (p *Pipeline) produced(topic string) {
+func (p *Pipeline) produced(topic string, bytes int) {
 	p.m.out.Add(1)
 	if c := p.producedC[topic]; c != nil {
 		c.Inc()
+		p.producedBytes[topic].Add(float64(bytes))
 	}
 }
 

@@ -16,6 +16,10 @@ const (
 	HeaderTopic     = "flowsieve.source.topic"
 	HeaderPartition = "flowsieve.source.partition"
 	HeaderOffset    = "flowsieve.source.offset"
+	// HeaderSampleRate is on a kept record a sample or cap filter thinned:
+	// the probability it was kept with, its counters scaled by the
+	// inverse. An input that had one (sampled upstream) gets the product.
+	HeaderSampleRate = "flowsieve.sample_rate"
 )
 
 // output is one of the output topics; router.topics names them.
@@ -56,6 +60,12 @@ type decision struct {
 	// hits (the verdict's, valid until the next decision).
 	set     *rules.Set
 	threats []rules.Hit
+	// samples are the sample and cap filters the flow reached (the
+	// verdict's), and flowBytes its bytes_in + bytes_out, for their
+	// series; inBytes is the input record's size.
+	samples   []rules.Sample
+	flowBytes int64
+	inBytes   int
 }
 
 func (d *decision) add(to output, value []byte, headers []kgo.RecordHeader) {
@@ -67,9 +77,11 @@ func (d *decision) add(to output, value []byte, headers []kgo.RecordHeader) {
 // fields are fixed once the output topics are looked up, so decide is a
 // function of them, the record and the rules alone: no Kafka, no counters.
 type router struct {
-	topics   [numOutputs]string
-	copy     bool // every record to the kept topic as it came
-	keptJSON bool // kept records as normalised JSON instead of as they came
+	topics [numOutputs]string
+	copy   bool // every record to the kept topic as it came
+	// out writes kept records: as they came, as normalised JSON, or
+	// projected; sampled ones with their counters scaled.
+	out codec.Output
 	// limits bound one input record (Config.Limits).
 	limits codec.Limits
 	// limit is the largest record each output topic takes (see
@@ -81,7 +93,7 @@ type router struct {
 // space for the decoded flow and the verdict; d keeps references into
 // them (its threats) and into rec until the next call.
 func (rt *router) decide(rec *kgo.Record, set *rules.Set, f *codec.Flow, v *rules.Verdict, d *decision) {
-	*d = decision{dropRule: -1}
+	*d = decision{dropRule: -1, inBytes: len(rec.Value)}
 	if rt.copy {
 		d.add(outKept, rec.Value, rec.Headers)
 		return
@@ -92,6 +104,9 @@ func (rt *router) decide(rec *kgo.Record, set *rules.Set, f *codec.Flow, v *rule
 	}
 	set.Judge(f, v)
 	d.set = set
+	if len(v.Samples) > 0 {
+		d.samples, d.flowBytes = v.Samples, rules.FlowBytes(f)
+	}
 	if v.Flagged() {
 		threat := rules.AppendThreatJSON(make([]byte, 0, 2*len(rec.Value)+256), f, set, v)
 		// An output the brokers would refuse as too large would stall
@@ -111,9 +126,12 @@ func (rt *router) decide(rec *kgo.Record, set *rules.Set, f *codec.Flow, v *rule
 		d.dropped, d.dropRule = true, v.DropRule
 		return
 	}
-	kept := rec.Value
-	if rt.keptJSON {
-		kept = codec.AppendJSON(make([]byte, 0, len(rec.Value)+len(rec.Value)/2), f)
+	kept, headers := rec.Value, rec.Headers
+	if sc := v.Scale(); !rt.out.Verbatim(sc) {
+		kept = rt.out.Append(make([]byte, 0, len(rec.Value)+len(rec.Value)/2+32), rec.Value, f, sc)
+		if sc.Sampled() {
+			headers = sampleRateHeaders(rec.Headers, sc)
+		}
 	}
 	// Normalised JSON can outgrow a raw record that fits.
 	if err := rt.checkSize(outKept, rec, kept); err != nil {
@@ -121,7 +139,25 @@ func (rt *router) decide(rec *kgo.Record, set *rules.Set, f *codec.Flow, v *rule
 		return
 	}
 	d.kept = true
-	d.add(outKept, kept, rec.Headers)
+	d.add(outKept, kept, headers)
+}
+
+// sampleRateHeaders returns the input's headers with HeaderSampleRate set
+// to sc's rate, multiplied by the input's own when it had one (a record
+// sampled twice stands for 1/(r1*r2) flows).
+func sampleRateHeaders(in []kgo.RecordHeader, sc codec.Scale) []kgo.RecordHeader {
+	h := make([]kgo.RecordHeader, 0, len(in)+1)
+	rate := sc.Rate
+	for _, x := range in {
+		if x.Key != HeaderSampleRate {
+			h = append(h, x)
+			continue
+		}
+		if prior, err := strconv.ParseFloat(string(x.Value), 64); err == nil && prior > 0 && prior <= 1 {
+			rate *= prior
+		}
+	}
+	return append(h, kgo.RecordHeader{Key: HeaderSampleRate, Value: codec.Scale{Rate: rate}.AppendRate(nil)})
 }
 
 // reasonOversize is the parse-error label of a record with an output too
@@ -207,6 +243,7 @@ func (w *worker) apply(e *entry, d *decision, again bool) {
 
 func (w *worker) count(d *decision) {
 	m := w.p.m
+	w.bytesIn.Add(float64(d.inBytes))
 	switch { // none of the three in copy mode
 	case d.invalid:
 		m.parseErrors.WithLabelValues(d.reason).Inc()
@@ -223,5 +260,8 @@ func (w *worker) count(d *decision) {
 			byRule[h.Rule].Inc()
 		}
 		m.flags.Add(1)
+	}
+	if len(d.samples) > 0 {
+		m.rules.counters(d.set, w.p.cfg.Rules).countSamples(d.set, d.samples, d.flowBytes)
 	}
 }

@@ -108,7 +108,7 @@ func TestDecide(t *testing.T) {
 	}{
 		{name: "kept raw", value: kept,
 			want: want{outs: []output{outKept}, kept: true}},
-		{name: "kept json", rt: router{keptJSON: true}, value: kept,
+		{name: "kept json", rt: router{out: codec.Output{JSON: true}}, value: kept,
 			want: want{outs: []output{outKept}, kept: true, keptValue: jsonKept}},
 		{name: "kept raw, JSON input", value: jsonKept,
 			want: want{outs: []output{outKept}, kept: true}},
@@ -116,7 +116,7 @@ func TestDecide(t *testing.T) {
 			want: want{dropped: true}},
 		{name: "flagged and kept", value: flagged,
 			want: want{outs: []output{outThreats, outKept}, flagged: true, kept: true}},
-		{name: "flagged and kept json", rt: router{keptJSON: true}, value: flagged,
+		{name: "flagged and kept json", rt: router{out: codec.Output{JSON: true}}, value: flagged,
 			want: want{outs: []output{outThreats, outKept}, flagged: true, kept: true, keptValue: jsonOf(flagged)}},
 		{name: "flagged and dropped", value: flaggedDropped,
 			want: want{outs: []output{outThreats}, flagged: true, dropped: true}},
@@ -131,13 +131,13 @@ func TestDecide(t *testing.T) {
 			want: want{outs: []output{outKept}, kept: true}},
 		{name: "kept raw oversize", rt: router{limit: [numOutputs]int{outKept: tooSmall(big)}}, value: big,
 			want: want{outs: []output{outInvalid}, invalid: true, reason: "oversize"}, wantText: "the kept record would be about"},
-		{name: "kept json oversize, raw fits", rt: router{keptJSON: true, limit: [numOutputs]int{outKept: fits(big)}}, value: big,
+		{name: "kept json oversize, raw fits", rt: router{out: codec.Output{JSON: true}, limit: [numOutputs]int{outKept: fits(big)}}, value: big,
 			want: want{outs: []output{outInvalid}, invalid: true, reason: "oversize"}, wantText: "the kept record"},
-		{name: "kept json fits", rt: router{keptJSON: true, limit: [numOutputs]int{outKept: fits(jsonOf(big))}}, value: big,
+		{name: "kept json fits", rt: router{out: codec.Output{JSON: true}, limit: [numOutputs]int{outKept: fits(jsonOf(big))}}, value: big,
 			want: want{outs: []output{outKept}, kept: true, keptValue: jsonOf(big)}},
 		{name: "flagged, kept oversize: threat produced, input invalid", rt: router{limit: [numOutputs]int{outKept: tooSmall(bigFlagged)}}, value: bigFlagged,
 			want: want{outs: []output{outThreats, outInvalid}, flagged: true, invalid: true, reason: "oversize"}, wantText: "the kept record"},
-		{name: "flagged, kept json oversize: threat produced, input invalid", rt: router{keptJSON: true, limit: [numOutputs]int{outKept: fits(bigFlagged)}}, value: bigFlagged,
+		{name: "flagged, kept json oversize: threat produced, input invalid", rt: router{out: codec.Output{JSON: true}, limit: [numOutputs]int{outKept: fits(bigFlagged)}}, value: bigFlagged,
 			want: want{outs: []output{outThreats, outInvalid}, flagged: true, invalid: true, reason: "oversize"}, wantText: "the kept record"},
 		{name: "flagged, threat oversize: cut to fit", rt: router{limit: [numOutputs]int{outThreats: tooSmall(threatOf(bigFlagged))}}, value: bigFlagged,
 			want: want{outs: []output{outThreats, outKept}, flagged: true, kept: true, cut: true}},
@@ -253,5 +253,132 @@ func TestDecideAllocs(t *testing.T) {
 		if n := testing.AllocsPerRun(100, func() { rt.decide(rec, set, &f, &v, &d) }); n != 0 {
 			t.Errorf("%s: %.0f allocations per decision, want 0", value, n)
 		}
+	}
+}
+
+const volumeTestRules = `
+threats:
+  - name: c2
+    severity: critical
+    when: {field: dest_ip, cidr: 198.51.100.0/24}
+filters:
+  - name: drop-dev
+    action: exclude
+    when: {field: source_namespace, equals: dev}
+  - name: half
+    action: sample
+    rate: 0.5
+    when: {field: action, equals: allow}
+`
+
+// TestDecideVolume is the decision table for sampling and projection: a
+// sampled flow kept has its counters scaled in its own form and the
+// sample-rate header; one dropped is dropped by the sample filter; a
+// flagged flow's threat record is whole and unscaled; a projection writes
+// JSON with the listed fields.
+func TestDecideVolume(t *testing.T) {
+	set, err := rules.Load([]byte(volumeTestRules), "rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Records of one shape whose hash falls inside and outside the
+	// sample, found by the same hash the rules use.
+	var f codec.Flow
+	find := func(dst string, inside bool) []byte {
+		for port := 1; port < 1000; port++ {
+			rec := fmt.Appendf(nil, "1700000000 1700000300 wep prod client-* - wep prod server-* - 10.0.0.1 %s 6 30000 %d 2 1 0 src 10 12 1200 1000 allow", dst, port)
+			if err := codec.Decode(rec, &f); err != nil {
+				t.Fatal(err)
+			}
+			if (rules.FlowUnit(rules.FlowHash(&f)) < 0.5) == inside {
+				return rec
+			}
+		}
+		t.Fatal("no record found")
+		return nil
+	}
+	in, out := find("10.1.1.1", true), find("10.1.1.1", false)
+	flaggedIn, flaggedOut := find("198.51.100.9", true), find("198.51.100.9", false)
+	denied := []byte("1700000000 1700000300 wep prod client-* - wep prod server-* - 10.0.0.1 10.1.1.1 6 30000 443 2 1 0 src 10 12 1200 1000 deny")
+	scaled := func(rec []byte) string {
+		// 2 1 0 ... 10 12 1200 1000 doubled.
+		s := strings.Replace(string(rec), " 2 1 0 src 10 12 1200 1000 ", " 4 2 0 src 20 24 2400 2000 ", 1)
+		if s == string(rec) {
+			t.Fatalf("scaled: no counters in %s", rec)
+		}
+		return s
+	}
+	proj, err := rules.ParseFields([]string{"dest_port", "bytes_in", "flowsieve_sample_rate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		out       codec.Output
+		value     []byte
+		header    string // the input's flowsieve.sample_rate header, if any
+		outs      []output
+		keptValue string
+		rate      string // the kept record's flowsieve.sample_rate header
+		dropped   bool
+		seen      []bool // per sample reached: kept
+	}{
+		{name: "sampled, kept", value: in, outs: []output{outKept}, keptValue: scaled(in), rate: "0.5", seen: []bool{true}},
+		{name: "sampled, dropped", value: out, dropped: true, seen: []bool{false}},
+		{name: "sampled twice", value: in, header: "0.5", outs: []output{outKept}, keptValue: scaled(in), rate: "0.25", seen: []bool{true}},
+		{name: "flagged, kept", value: flaggedIn, outs: []output{outThreats, outKept}, keptValue: scaled(flaggedIn), rate: "0.5", seen: []bool{true}},
+		{name: "flagged, dropped by the sample", value: flaggedOut, outs: []output{outThreats}, dropped: true, seen: []bool{false}},
+		{name: "projected, sampled", out: codec.Output{Fields: proj}, value: in, outs: []output{outKept},
+			keptValue: fmt.Sprintf(`{"dest_port":%s,"bytes_in":2400,"flowsieve_sample_rate":0.5}`, strings.Fields(string(in))[14]), rate: "0.5", seen: []bool{true}},
+		{name: "not sampled, projected", out: codec.Output{Fields: proj}, value: denied, outs: []output{outKept},
+			keptValue: `{"dest_port":443,"bytes_in":1200}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := router{topics: [numOutputs]string{outKept: "kept", outThreats: "threats", outInvalid: "invalid"}, out: tc.out}
+			rec := routeTestRecord(tc.value)
+			if tc.header != "" {
+				rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderSampleRate, Value: []byte(tc.header)})
+			}
+			var (
+				fl codec.Flow
+				v  rules.Verdict
+				d  decision
+			)
+			rt.decide(rec, set, &fl, &v, &d)
+			var got []output
+			for _, o := range d.outs[:d.n] {
+				got = append(got, o.to)
+				h := headerMap(o.headers)
+				switch o.to {
+				case outKept:
+					if string(o.value) != tc.keptValue {
+						t.Errorf("kept value\n got %s\nwant %s", o.value, tc.keptValue)
+					}
+					if h[HeaderSampleRate] != tc.rate || h["origin"] != "test" {
+						t.Errorf("kept headers %v, want rate %q", h, tc.rate)
+					}
+					if n := strings.Count(fmt.Sprint(o.headers), HeaderSampleRate); n != min(len(tc.rate), 1) {
+						t.Errorf("%d sample-rate headers", n)
+					}
+				case outThreats:
+					if !strings.Contains(string(o.value), `"bytes_in":1200,"bytes_out":1000`) || h[HeaderSampleRate] != "" {
+						t.Errorf("threat record scaled or marked: %s %v", o.value, h)
+					}
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.outs) {
+				t.Fatalf("outputs %v, want %v", got, tc.outs)
+			}
+			if d.dropped != tc.dropped || (tc.dropped && d.dropRule != 1) {
+				t.Errorf("dropped %v by %d", d.dropped, d.dropRule)
+			}
+			var seen []bool
+			for _, s := range d.samples {
+				seen = append(seen, s.Kept)
+			}
+			if fmt.Sprint(seen) != fmt.Sprint(tc.seen) || (tc.seen != nil) != (d.flowBytes == 2200) || d.inBytes != len(tc.value) {
+				t.Errorf("samples %v, flow bytes %d, in bytes %d", seen, d.flowBytes, d.inBytes)
+			}
+		})
 	}
 }

@@ -59,6 +59,7 @@ type worker struct {
 	verdict  rules.Verdict
 	dec      decision
 	consumed prometheus.Counter
+	bytesIn  prometheus.Counter // flowsieve_bytes_consumed_total{topic}
 	// routedTo (exactly-once) is the offset after the last record
 	// routed: records below it are routed again after an abort.
 	routedTo int64
@@ -91,6 +92,7 @@ func newWorker(p *Pipeline, tp topicPartition) *worker {
 		done:     make(chan struct{}),
 		wake:     make(chan struct{}, 1),
 		consumed: p.m.consumed.WithLabelValues(tp.topic, part),
+		bytesIn:  p.m.bytesIn.WithLabelValues(tp.topic),
 		lag:      newLagTracker(p.m.lag.WithLabelValues(tp.topic, part)),
 	}
 }
@@ -396,7 +398,7 @@ func (e *entry) acked(r *kgo.Record, err error) {
 		e.failed.Store(true)
 		w.onProduceError(e, r, err)
 	} else {
-		w.p.produced(r.Topic)
+		w.p.produced(r.Topic, len(r.Value))
 	}
 	e.left.Add(-1)
 	w.outstanding.Add(-1)

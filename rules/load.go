@@ -482,6 +482,9 @@ func (l *loader) loadFilter(s *Set, item *yaml.Node, names map[string]*yaml.Node
 		return
 	}
 	r.when = canonicalWhen(f["when"])
+	if r.kind == actionSample || r.kind == actionCap {
+		s.sampling = append(s.sampling, len(s.filters))
+	}
 	s.filters = append(s.filters, r)
 	s.filterNames = append(s.filterNames, name)
 }

@@ -19,6 +19,7 @@ type Set struct {
 	version     string
 	filters     []filterRule
 	filterNames []string
+	sampling    []int // indexes of the sample and cap filters
 	threats     []threatRule
 	threatInfo  []ThreatRule
 	feeds       []*feed
@@ -96,6 +97,10 @@ func (s *Set) Version() string { return s.version }
 
 // FilterNames lists the filters in file order; Verdict.DropRule indexes it.
 func (s *Set) FilterNames() []string { return s.filterNames }
+
+// SamplingFilters lists the indexes (into Filters) of the sample and cap
+// filters, in file order.
+func (s *Set) SamplingFilters() []int { return s.sampling }
 
 // Filters describes the filters in file order.
 func (s *Set) Filters() []FilterRule {

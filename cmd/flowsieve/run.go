@@ -141,6 +141,13 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 		brokers = []string{b.Addr()}
 	}
 
+	var fields *codec.Projection
+	if len(cfg.Output.Fields) > 0 {
+		if fields, err = rules.ParseFields(cfg.Output.Fields); err != nil {
+			return fmt.Errorf("output.fields: %w", err) // config validation passed it: not expected
+		}
+	}
+
 	pl, err := processor.New(processor.Config{
 		Brokers:            brokers,
 		ClientID:           cfg.Kafka.ClientID,
@@ -154,6 +161,7 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 		ThreatsTopic:       cfg.Output.ThreatsTopic,
 		InvalidTopic:       cfg.Output.InvalidTopic,
 		KeptJSON:           cfg.Output.Format == "json",
+		Fields:             fields,
 		Compression:        cfg.Output.Compression,
 		Linger:             cfg.Output.Linger,
 		BatchMaxBytes:      cfg.Output.BatchMaxBytes,
