@@ -302,15 +302,17 @@ func (s *ruleSeries) serveLocked(set *rules.Set) *ruleCounters {
 		return old
 	}
 	c := &ruleCounters{set: set}
-	for _, v := range s.vecs {
-		byRule, keys := []prometheus.Counter{}, map[string][]string{}
-		for _, lv := range v.labels(set) {
-			byRule = append(byRule, v.vec.WithLabelValues(lv...))
+	labels := make([][][]string, len(s.vecs))
+	for i, v := range s.vecs {
+		labels[i] = v.labels(set)
+		keys := make(map[string][]string, len(labels[i]))
+		for _, lv := range labels[i] {
 			keys[labelKey(lv)] = lv
 		}
-		c.by = append(c.by, byRule)
 		c.keys = append(c.keys, keys)
 	}
+	// The old rules' series go before the new ones come, so a scrape in
+	// between never shows more series than a rule file has rules.
 	if old != nil {
 		for i, v := range s.vecs {
 			for k, lv := range old.keys[i] {
@@ -319,6 +321,13 @@ func (s *ruleSeries) serveLocked(set *rules.Set) *ruleCounters {
 				}
 			}
 		}
+	}
+	for i, v := range s.vecs {
+		byRule := make([]prometheus.Counter, 0, len(labels[i]))
+		for _, lv := range labels[i] {
+			byRule = append(byRule, v.vec.WithLabelValues(lv...))
+		}
+		c.by = append(c.by, byRule)
 	}
 	s.live.Store(c)
 	return c
