@@ -49,35 +49,20 @@ func counterOf(mfs map[string]*dto.MetricFamily, name, rule string) (float64, bo
 }
 
 // renamedRules is generation gen of a rule file that has, besides two
-// rules kept throughout (the filter drop-kube-system and the threat rule
-// c2), one filter and one threat rule renamed in every generation, as a
-// GitOps repository does over months.
+// rules kept throughout (testRules' threat rule c2 and the filter
+// drop-kube-system), one filter (testRules' drop-dev) and one threat rule
+// renamed in every generation, as a GitOps repository does over months.
 func renamedRules(gen int) string {
-	return fmt.Sprintf(`
-feeds:
-  - name: bad
-    file: bad.txt
-threats:
-  - name: c2
-    severity: critical
-    when:
-      any:
-        - {field: dest_ip, in_feed: bad}
-        - {field: source_ip, in_feed: bad}
-  - name: odd-port-%[1]d
+	r := strings.Replace(testRules, "filters:\n", fmt.Sprintf(`  - name: odd-port-%d
     severity: low
     when: {field: source_port, equals: 30007}
 filters:
-  - name: drop-dev-%[1]d
-    action: exclude
-    when:
-      any:
-        - {field: source_namespace, equals: dev}
-        - {field: dest_namespace, equals: dev}
-  - name: drop-kube-system
+`, gen), 1)
+	r = strings.Replace(r, "name: drop-dev\n", fmt.Sprintf("name: drop-dev-%d\n", gen), 1)
+	return r + `  - name: drop-kube-system
     action: exclude
     when: {field: source_namespace, equals: kube-system}
-`, gen)
+`
 }
 
 // TestRuleSeriesFollowRenames: `flowsieve run` under load while the rule
