@@ -102,12 +102,20 @@ type Output struct {
 	Compression   string // none | gzip | snappy | lz4 | zstd
 	Linger        time.Duration
 	BatchMaxBytes int
+	// ShadowTopic receives the records the shadow rules judge differently
+	// (rules.shadow_file), at most ShadowMaxPerSec a second.
+	ShadowTopic     string
+	ShadowMaxPerSec int
 }
 
 // Rules is the rule file and how eagerly it is reloaded.
 type Rules struct {
 	File     string
 	Debounce time.Duration
+	// ShadowFile is a candidate rule file judging every record beside
+	// File and deciding nothing; reloaded like File, and a failed load
+	// never stops the pipeline.
+	ShadowFile string
 }
 
 // Metrics is the HTTP listener for /metrics, /healthz and /readyz (and

@@ -140,6 +140,14 @@ func TestLayers(t *testing.T) {
 		{name: "unknown env near a service link", env: []string{"FLOWSIEVE_METRICS_SERVICE_HOSTS=x"}, wantError: "unknown variable FLOWSIEVE_METRICS_SERVICE_HOSTS"},
 		{name: "bad env value", env: []string{"FLOWSIEVE_EMBEDDED_PARTITIONS=lots"}, wantError: `embedded.partitions: "lots" is not an integer`},
 		{name: "bad flag value", flags: []string{"--output.linger=soon"}, wantError: `output.linger: "soon" is not a duration`},
+		{name: "shadow topic without shadow rules", flags: []string{"--output.shadow_topic=flows.shadow"},
+			wantError: "output.shadow_topic: needs rules.shadow_file"},
+		{name: "shadow topic is an output", flags: []string{"--rules.shadow_file=c.yaml", "--output.shadow_topic=flows.kept"},
+			wantError: `output.shadow_topic: "flows.kept" is also output.kept_topic`},
+		{name: "shadow rate", env: []string{"FLOWSIEVE_OUTPUT_SHADOW_MAX_PER_SEC=0"}, wantError: "output.shadow_max_per_sec: must be at least 1, got 0"},
+		{name: "shadow rules are the live ones", flags: []string{"--rules.shadow_file=rules.yaml"}, wantError: "rules.shadow_file: is rules.file"},
+		{name: "shadow keys", flags: []string{"--rules.shadow_file=cand.yaml", "--output.shadow_topic=flows.shadow", "--output.shadow_max_per_sec=5"},
+			group: "from-file", level: "warn", parts: 3, topics: []string{"a", "b"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

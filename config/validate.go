@@ -105,6 +105,15 @@ func (c *Config) validate() []error {
 		{"output.threats_topic", out.ThreatsTopic},
 		{"output.invalid_topic", out.InvalidTopic},
 	}
+	if out.ShadowTopic != "" {
+		outputs = append(outputs, struct{ key, topic string }{"output.shadow_topic", out.ShadowTopic})
+		if strings.TrimSpace(c.Rules.ShadowFile) == "" {
+			bad("output.shadow_topic", "needs rules.shadow_file (the rules whose disagreements it receives)")
+		}
+	}
+	if out.ShadowMaxPerSec < 1 {
+		bad("output.shadow_max_per_sec", "must be at least 1, got %d", out.ShadowMaxPerSec)
+	}
 	for i, o := range outputs {
 		if err := checkTopic(o.topic); err != nil {
 			bad(o.key, "%v", err)
@@ -141,6 +150,9 @@ func (c *Config) validate() []error {
 
 	if strings.TrimSpace(c.Rules.File) == "" {
 		bad("rules.file", "%v", errNoValue)
+	}
+	if c.Rules.ShadowFile != "" && c.Rules.ShadowFile == c.Rules.File {
+		bad("rules.shadow_file", "is rules.file: the shadow rules would only agree")
 	}
 	if c.Rules.Debounce < 0 {
 		bad("rules.debounce", "must not be negative, got %s", c.Rules.Debounce)

@@ -81,6 +81,9 @@ func (p *Pipeline) lookupOutputs(ctx context.Context) error {
 	outs := []string{p.cfg.KeptTopic}
 	if !p.cfg.Copy {
 		outs = append(outs, p.cfg.ThreatsTopic, p.cfg.InvalidTopic)
+		if p.cfg.ShadowTopic != "" {
+			outs = append(outs, p.cfg.ShadowTopic)
+		}
 	}
 	td, err := kadm.NewClient(p.producer).ListTopics(ctx, outs...)
 	if err != nil {

@@ -67,6 +67,17 @@ type Config struct {
 	// Rules returns the rules serving now; it is called once per record,
 	// so it must be cheap (an atomic load, as rules.Watcher.Current is).
 	Rules func() *rules.Set
+	// ShadowRules, when set, returns the shadow rules serving now (nil
+	// while none has loaded): every record is judged by them too, and
+	// they decide nothing (see Shadow rules in the package doc). As cheap
+	// as Rules.
+	ShadowRules func() *rules.Set
+	// ShadowTopic, when set, receives each record the two rule sets judge
+	// differently, as rules.AppendShadowJSON writes it, at most
+	// ShadowMaxPerSec a second (default DefaultShadowMaxPerSec); the
+	// others are counted suppressed.
+	ShadowTopic     string
+	ShadowMaxPerSec int
 	// Copy skips parsing and rules: every record is re-produced to
 	// KeptTopic as it came. The benchmark's baseline; Rules may be nil.
 	Copy bool
@@ -123,6 +134,7 @@ const (
 	DefaultCommitInterval     = time.Second
 	DefaultLagRefreshInterval = 5 * time.Second
 	DefaultStartTimeout       = 20 * time.Second
+	DefaultShadowMaxPerSec    = 100
 )
 
 func (c *Config) setDefaults() {
@@ -140,6 +152,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.CommitInterval, DefaultCommitInterval)
 	setDefault(&c.LagRefreshInterval, DefaultLagRefreshInterval)
 	setDefault(&c.StartTimeout, DefaultStartTimeout)
+	setDefault(&c.ShadowMaxPerSec, DefaultShadowMaxPerSec)
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
@@ -186,6 +199,12 @@ func (c *Config) validate() error {
 	}
 	if !c.Copy && c.Rules == nil {
 		errs = append(errs, errors.New("no rules"))
+	}
+	if c.ShadowTopic != "" && c.ShadowRules == nil {
+		errs = append(errs, errors.New("a shadow topic needs shadow rules"))
+	}
+	if c.ShadowMaxPerSec < 0 {
+		errs = append(errs, errors.New("the shadow topic's records per second must be positive"))
 	}
 	if _, err := compressionCodec(c.Compression); err != nil {
 		errs = append(errs, err)

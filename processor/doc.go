@@ -42,6 +42,21 @@
 //   - An invalid record too large even for the invalid topic is cut to
 //     fit, HeaderTruncated holding its original length.
 //
+// # Shadow rules
+//
+// With Config.ShadowRules every decoded flow is judged a second time, by
+// the shadow rules, inside the same decision: router.decide finishes the
+// live outputs first, then judgeShadow adds at most one more output, the
+// disagreement for the shadow topic, marked capped. The live outputs and
+// counts are those the live rules alone give. worker.apply produces a
+// capped output only while the pipeline's rate limiter (shadowCap,
+// output.shadow_max_per_sec) allows, and counts the rest suppressed, so
+// the decision stays a pure function and the cap one effect among the
+// others. The shadow decisions are counted from the verdicts (as
+// `flowsieve filter --shadow` counts them), and the shadow per-rule series
+// follow the shadow Set as the live ones follow theirs (ruleSeries).
+// Invalid records are judged by neither.
+//
 // # Delivery: at-least-once
 //
 // The default (after franz-go's goroutine_per_partition_consuming

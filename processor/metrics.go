@@ -39,6 +39,7 @@ type Metrics struct {
 	// Per sample or cap filter (rule): flows seen and kept, their true
 	// bytes and the estimate from the kept ones, keys evicted.
 	sampleSeen, sampleKept, sampleBytes, sampleEstimate, capEvictions *prometheus.CounterVec
+	shadow                                                            *shadowMetrics // the shadow rules' series (shadow.go)
 
 	// Totals for the summary log line, kept beside the labelled series so
 	// the summary does not have to gather the registry.
@@ -146,6 +147,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ruleVec{m.sampleEstimate, samplingLabels},
 		ruleVec{m.capEvictions, samplingLabels},
 	)
+	m.shadow = newShadowMetrics(reg)
 	// Counted where the matches run (package ruby), per process: a
 	// pipeline has one rule set, and the hot path stays free of it.
 	regexTimeouts := prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -164,11 +166,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // package doc); Out counts acknowledged output records.
 type Totals struct {
 	In, Out, Kept, Dropped, Flagged, Invalid int64
+	// With shadow rules: the flows both rule sets judged, and those they
+	// judged differently (kept vs dropped, or other threat rules).
+	ShadowJudged, ShadowDisagreed int64
 }
 
 // Totals returns the counts so far.
 func (m *Metrics) Totals() Totals {
-	return Totals{In: m.in.Load(), Out: m.out.Load(), Kept: m.kept.Load(), Dropped: m.drops.Load(), Flagged: m.flags.Load(), Invalid: m.invalid.Load()}
+	return Totals{In: m.in.Load(), Out: m.out.Load(), Kept: m.kept.Load(), Dropped: m.drops.Load(), Flagged: m.flags.Load(), Invalid: m.invalid.Load(),
+		ShadowJudged: m.shadow.judged.Load(), ShadowDisagreed: m.shadow.disagreed.Load()}
 }
 
 // RulesLoaded records a load or reload of the rule file: set is the Set

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/flowsieve/flowsieve/codec"
 )
@@ -33,6 +34,9 @@ type Pipeline struct {
 	// outMax is each output topic's largest record (see oversize.go).
 	outMax map[string]int
 	router router
+	// shadowCap caps the shadow topic's records per second (one cap for
+	// the whole pipeline, as output.shadow_max_per_sec says).
+	shadowCap *rate.Limiter
 	// txn is set in exactly-once mode: consumer and producer are then
 	// one transactional client (see transact.go).
 	txn *transactor
@@ -79,12 +83,14 @@ func New(cfg Config) (*Pipeline, error) {
 		m:       cfg.Metrics,
 		workers: make(map[topicPartition]*worker),
 		router: router{
-			topics: [numOutputs]string{outKept: cfg.KeptTopic, outThreats: cfg.ThreatsTopic, outInvalid: cfg.InvalidTopic},
+			topics: [numOutputs]string{outKept: cfg.KeptTopic, outThreats: cfg.ThreatsTopic, outInvalid: cfg.InvalidTopic,
+				outShadow: cfg.ShadowTopic},
 			copy:   cfg.Copy,
 			out:    codec.Output{JSON: cfg.KeptJSON, Fields: cfg.Fields},
 			limits: cfg.Limits,
 		},
-		budget: newBudget(cfg.MaxInflightRecords, cfg.MaxInflightBytes),
+		budget:    newBudget(cfg.MaxInflightRecords, cfg.MaxInflightBytes),
+		shadowCap: rate.NewLimiter(rate.Limit(cfg.ShadowMaxPerSec), cfg.ShadowMaxPerSec),
 	}
 	if cfg.ExactlyOnce {
 		if err := p.newTransact(); err != nil {

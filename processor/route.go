@@ -29,11 +29,12 @@ const (
 	outKept output = iota
 	outThreats
 	outInvalid
+	outShadow // optional: records the shadow rules judge differently
 	numOutputs
 )
 
 func (o output) String() string {
-	return [numOutputs]string{outKept: "kept", outThreats: "threats", outInvalid: "invalid"}[o]
+	return [numOutputs]string{outKept: "kept", outThreats: "threats", outInvalid: "invalid", outShadow: "shadow"}[o]
 }
 
 // outRecord is one output record a decision produces.
@@ -41,6 +42,9 @@ type outRecord struct {
 	to      output
 	value   []byte
 	headers []kgo.RecordHeader
+	// capped: produced only while the output's rate cap allows (the
+	// shadow topic); apply decides, and counts what the cap suppressed.
+	capped bool
 }
 
 // decision is where one input record goes and what it counts as: the
@@ -48,7 +52,7 @@ type outRecord struct {
 // input counts as exactly one of kept, dropped and invalid, and as flagged
 // besides when a threat rule matched.
 type decision struct {
-	outs [2]outRecord // a threat record, then a kept or an invalid one
+	outs [3]outRecord // a threat record, then a kept or an invalid one, then a shadow one
 	n    int
 
 	kept, dropped, flagged, invalid bool
@@ -66,6 +70,16 @@ type decision struct {
 	samples   []rules.Sample
 	flowBytes int64
 	inBytes   int
+
+	// With shadow rules: the shadow Set and its verdict (the caller's
+	// scratch, valid until the next decision), how it compares with the
+	// live verdict, and the decisions of both (live is the verdict's,
+	// whatever the outputs became).
+	shadow         *rules.Set
+	shadowVerdict  *rules.Verdict
+	liveKept       bool
+	cmp            rules.Comparison
+	shadowOversize bool // a disagreement too large for the shadow topic, not produced
 }
 
 func (d *decision) add(to output, value []byte, headers []kgo.RecordHeader) {
@@ -89,10 +103,11 @@ type router struct {
 	limit [numOutputs]int
 }
 
-// decide computes where rec goes, into d. f and v are the caller's scratch
-// space for the decoded flow and the verdict; d keeps references into
-// them (its threats) and into rec until the next call.
-func (rt *router) decide(rec *kgo.Record, set *rules.Set, f *codec.Flow, v *rules.Verdict, d *decision) {
+// decide computes where rec goes, into d. f, v and sv are the caller's
+// scratch space for the decoded flow and the live and shadow verdicts; d
+// keeps references into them (its threats) and into rec until the next
+// call. shadow is nil without shadow rules.
+func (rt *router) decide(rec *kgo.Record, set, shadow *rules.Set, f *codec.Flow, v, sv *rules.Verdict, d *decision) {
 	*d = decision{dropRule: -1, inBytes: len(rec.Value)}
 	if rt.copy {
 		d.add(outKept, rec.Value, rec.Headers)
@@ -106,6 +121,10 @@ func (rt *router) decide(rec *kgo.Record, set *rules.Set, f *codec.Flow, v *rule
 	d.set = set
 	if len(v.Samples) > 0 {
 		d.samples, d.flowBytes = v.Samples, rules.FlowBytes(f)
+	}
+	if shadow != nil {
+		// Last in outs whatever the live outputs become.
+		defer rt.judgeShadow(rec, f, v, shadow, sv, d)
 	}
 	if v.Flagged() {
 		threat := rules.AppendThreatJSON(make([]byte, 0, 2*len(rec.Value)+256), f, set, v)
@@ -158,6 +177,26 @@ func sampleRateHeaders(in []kgo.RecordHeader, sc codec.Scale) []kgo.RecordHeader
 		}
 	}
 	return append(h, kgo.RecordHeader{Key: HeaderSampleRate, Value: codec.Scale{Rate: rate}.AppendRate(nil)})
+}
+
+// judgeShadow judges the flow by the shadow rules too and, when they
+// judge it differently and there is a shadow topic, adds the
+// disagreement as a capped output. The live outputs are already decided:
+// the shadow rules never change one.
+func (rt *router) judgeShadow(rec *kgo.Record, f *codec.Flow, v *rules.Verdict, shadow *rules.Set, sv *rules.Verdict, d *decision) {
+	shadow.Judge(f, sv)
+	d.shadow, d.shadowVerdict, d.liveKept = shadow, sv, v.Keep
+	d.cmp = rules.Compare(d.set, v, shadow, sv)
+	if !d.cmp.Disagree() || rt.topics[outShadow] == "" {
+		return
+	}
+	value := rules.AppendShadowJSON(make([]byte, 0, 2*len(rec.Value)+256), rec.Value, d.set, v, shadow, sv)
+	if rt.checkSize(outShadow, rec, value) != nil {
+		d.shadowOversize = true
+		return
+	}
+	d.add(outShadow, value, rec.Headers)
+	d.outs[d.n-1].capped = true
 }
 
 // reasonOversize is the parse-error label of a record with an output too
@@ -220,11 +259,14 @@ func (w *worker) route(e *entry, again bool) {
 	e.left.Store(1) // held until every output is handed to the producer
 	e.purges = w.p.recreated.count.Load()
 	defer e.left.Add(-1)
-	var set *rules.Set
+	var set, shadow *rules.Set
 	if !w.p.cfg.Copy {
 		set = w.p.cfg.Rules()
+		if w.p.cfg.ShadowRules != nil {
+			shadow = w.p.cfg.ShadowRules()
+		}
 	}
-	w.p.router.decide(e.rec, set, &w.flow, &w.verdict, &w.dec)
+	w.p.router.decide(e.rec, set, shadow, &w.flow, &w.verdict, &w.shadowVerdict, &w.dec)
 	w.apply(e, &w.dec, again)
 }
 
@@ -237,6 +279,12 @@ func (w *worker) apply(e *entry, d *decision, again bool) {
 	}
 	for i := range d.outs[:d.n] {
 		o := &d.outs[i]
+		if o.capped && !w.p.shadowCap.Allow() {
+			if !again {
+				w.p.m.shadow.suppressed[suppressedRate].Inc()
+			}
+			continue
+		}
 		w.produce(e, w.p.router.topics[o.to], o.value, o.headers)
 	}
 }
@@ -263,5 +311,8 @@ func (w *worker) count(d *decision) {
 	}
 	if len(d.samples) > 0 {
 		m.rules.counters(d.set, w.p.cfg.Rules).countSamples(d.set, d.samples, d.flowBytes)
+	}
+	if d.shadow != nil {
+		m.shadow.count(d, w.p.cfg.ShadowRules)
 	}
 }

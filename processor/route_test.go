@@ -161,7 +161,7 @@ func TestDecide(t *testing.T) {
 				v  rules.Verdict
 				d  decision
 			)
-			rt.decide(rec, s, &fl, &v, &d)
+			rt.decide(rec, s, nil, &fl, &v, nil, &d)
 			w := tc.want
 			var got []output
 			for _, o := range d.outs[:d.n] {
@@ -250,7 +250,7 @@ func TestDecideAllocs(t *testing.T) {
 			v rules.Verdict
 			d decision
 		)
-		if n := testing.AllocsPerRun(100, func() { rt.decide(rec, set, &f, &v, &d) }); n != 0 {
+		if n := testing.AllocsPerRun(100, func() { rt.decide(rec, set, nil, &f, &v, nil, &d) }); n != 0 {
 			t.Errorf("%s: %.0f allocations per decision, want 0", value, n)
 		}
 	}
@@ -344,7 +344,7 @@ func TestDecideVolume(t *testing.T) {
 				v  rules.Verdict
 				d  decision
 			)
-			rt.decide(rec, set, &fl, &v, &d)
+			rt.decide(rec, set, nil, &fl, &v, nil, &d)
 			var got []output
 			for _, o := range d.outs[:d.n] {
 				got = append(got, o.to)

@@ -25,7 +25,7 @@ func (p *Pipeline) summarize(ctx context.Context) {
 			for _, w := range ws {
 				lag += w.lag.value.Load()
 			}
-			p.log.Info("summary",
+			fields := []zap.Field{
 				zap.Float64("in_per_sec", float64(c.In-prev.In)/secs),
 				zap.Float64("out_per_sec", float64(c.Out-prev.Out)/secs),
 				zap.Int64("kept", c.Kept-prev.Kept),
@@ -35,7 +35,12 @@ func (p *Pipeline) summarize(ctx context.Context) {
 				zap.Int64("lag", lag),
 				zap.Int("partitions", len(ws)),
 				zap.Int32("stalled_partitions", p.stalled.Load()),
-			)
+			}
+			if p.cfg.ShadowRules != nil {
+				fields = append(fields, zap.Int64("shadow_judged", c.ShadowJudged-prev.ShadowJudged),
+					zap.Int64("shadow_disagreements", c.ShadowDisagreed-prev.ShadowDisagreed))
+			}
+			p.log.Info("summary", fields...)
 			last, prev = now, c
 		}
 	}

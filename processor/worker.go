@@ -57,9 +57,12 @@ type worker struct {
 	backoff  backoff
 	flow     codec.Flow
 	verdict  rules.Verdict
-	dec      decision
-	consumed prometheus.Counter
-	bytesIn  prometheus.Counter // flowsieve_bytes_consumed_total{topic}
+	// shadowVerdict is the shadow rules' verdict (its own Caps: the
+	// shadow's cap filters never spend the live ones').
+	shadowVerdict rules.Verdict
+	dec           decision
+	consumed      prometheus.Counter
+	bytesIn       prometheus.Counter // flowsieve_bytes_consumed_total{topic}
 	// routedTo (exactly-once) is the offset after the last record
 	// routed: records below it are routed again after an abort.
 	routedTo int64

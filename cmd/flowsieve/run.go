@@ -96,7 +96,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // runInputs are the files run reads, which no output file may be.
 func runInputs(configFile string, cfg *config.Config) []string {
-	in := []string{cfg.Rules.File, cfg.Kafka.SASL.PasswordFile, cfg.Kafka.TLS.CAFile, cfg.Kafka.TLS.CertFile,
+	in := []string{cfg.Rules.File, cfg.Rules.ShadowFile, cfg.Kafka.SASL.PasswordFile, cfg.Kafka.TLS.CAFile, cfg.Kafka.TLS.CertFile,
 		cfg.Kafka.TLS.KeyFile, cfg.Embedded.TLSCertFile, cfg.Embedded.TLSKeyFile, cfg.Metrics.WebConfigFile}
 	if configFile != "" {
 		in = append(in, configFile)
@@ -130,6 +130,23 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 	metrics.RulesLoaded(set, nil)
 	log.Info("rules loaded", zap.String("file", cfg.Rules.File), zap.String("version", set.Version()),
 		zap.Int("filters", len(set.FilterNames())), zap.Int("threat_rules", len(set.ThreatRules())))
+	// The shadow rules load, reload and fail on their own: a candidate
+	// that does not load leaves the pipeline, the live rules and
+	// readiness as they are.
+	var shadow *rules.Watcher
+	var shadowRules func() *rules.Set
+	if cfg.Rules.ShadowFile != "" {
+		if shadow, err = rules.NewWatcher(cfg.Rules.ShadowFile, rules.WatcherOptions{
+			Debounce: cfg.Rules.Debounce,
+			Logger:   log.Named("shadow"),
+			OnReload: metrics.ShadowRulesLoaded,
+			Name:     "shadow rules",
+			Optional: true,
+		}); err != nil {
+			return fmt.Errorf("shadow rules: %w", err)
+		}
+		shadowRules = shadow.Current
+	}
 
 	brokers := cfg.Kafka.Brokers
 	if cfg.UseEmbedded() {
@@ -175,6 +192,9 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 		TxnMaxRecords:      cfg.Transaction.MaxRecords,
 		TxnInterval:        cfg.Transaction.Interval,
 		Rules:              watcher.Current,
+		ShadowRules:        shadowRules,
+		ShadowTopic:        cfg.Output.ShadowTopic,
+		ShadowMaxPerSec:    cfg.Output.ShadowMaxPerSec,
 		SummaryInterval:    cfg.Metrics.SummaryInterval,
 		StartTimeout:       cfg.Kafka.ConnectTimeout,
 		Metrics:            metrics,
@@ -219,6 +239,13 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 			log.Error("rules watcher stopped; rules will no longer reload on change", zap.Error(err))
 		}
 	}()
+	if shadow != nil {
+		go func() {
+			if err := shadow.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("shadow rules watcher stopped; shadow rules will no longer reload on change", zap.Error(err))
+			}
+		}()
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -230,6 +257,11 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 			case <-hup:
 				if err := watcher.Reload(); err != nil {
 					log.Error("SIGHUP: rules reload failed; previous rules keep serving", zap.Error(err))
+				}
+				if shadow != nil {
+					if err := shadow.Reload(); err != nil {
+						log.Error("SIGHUP: shadow rules reload failed; previous shadow rules keep serving", zap.Error(err))
+					}
 				}
 			}
 		}
@@ -252,6 +284,9 @@ func startEmbedded(cfg *config.Config, log *zap.Logger) (*embedkafka.Broker, err
 	e := cfg.Embedded
 	topics := append([]string{}, cfg.Input.Topics...)
 	topics = append(topics, cfg.Output.KeptTopic, cfg.Output.ThreatsTopic, cfg.Output.InvalidTopic)
+	if cfg.Output.ShadowTopic != "" {
+		topics = append(topics, cfg.Output.ShadowTopic)
+	}
 	// For local trials of a secured setup the broker serves TLS with its
 	// own certificate and knows the one SASL user the clients log in as.
 	var tlsCfg *tls.Config
