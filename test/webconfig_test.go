@@ -86,8 +86,13 @@ func TestWebConfig(t *testing.T) {
 	roots.AddCert(ca.cert)
 	// A new transport per request: no connection is reused, so each
 	// request makes its own TLS handshake, as a new scrape may.
+	//
+	// The timeout is generous: for an unknown user the toolkit still checks
+	// the password against a cost-10 bcrypt hash of its own (so that a
+	// user's existence cannot be timed), which under the race detector on
+	// a loaded machine took over 10 s.
 	get := func(scheme, path string, tc *tls.Config, user, password string) (*http.Response, string, error) {
-		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
+		c := &http.Client{Timeout: 90 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, DisableKeepAlives: true}}
 		req, err := http.NewRequest(http.MethodGet, scheme+"://"+addr+path, nil)
 		if err != nil {
 			t.Fatal(err)
