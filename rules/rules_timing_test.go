@@ -159,6 +159,24 @@ func BenchmarkJudgeFelixSampleRules(b *testing.B) {
 	judgeLoop(b, s, flows)
 }
 
+// BenchmarkJudgeSampleVsDrop: a sample filter against a drop filter of
+// the same condition on the real felix records; the difference is the
+// flow hash of each matching flow.
+func BenchmarkJudgeSampleVsDrop(b *testing.B) {
+	flows := benchFlows(b, felixRecords(b))
+	for _, c := range []struct{ name, rules string }{
+		{"drop", "filters:\n  - {name: f, action: exclude, when: {field: action, equals: allow}}\n"},
+		{"sample", "filters:\n  - {name: f, action: sample, rate: 0.25, when: {field: action, equals: allow}}\n"},
+		{"cap", "filters:\n  - {name: f, action: cap, per: source_namespace, max_per_sec: 1e9, when: {field: action, equals: allow}}\n"},
+	} {
+		s, err := Load([]byte(c.rules), "rules.yaml")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name, func(b *testing.B) { judgeLoop(b, s, flows) })
+	}
+}
+
 // judgeLoop judges the flows round-robin, one Verdict reused, and reports
 // CPU ns/op besides wall ns/op (see processCPU).
 func judgeLoop(b *testing.B, s *Set, flows []*codec.Flow) {

@@ -4,8 +4,10 @@ import (
 	"container/list"
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/flowsieve/flowsieve/codec"
 )
@@ -35,18 +37,21 @@ var identity = [...]codec.Field{
 
 // FlowHash hashes the identifying fields of a flow. It is part of the
 // rule file's contract, stable across processes and versions: changing it
-// would change which flows a sample keeps. The bytes hashed, per field of
-// identity in order, are one tag byte and a value:
+// would change which flows a sample keeps (a test pins it). Each field of
+// identity, in order, adds 64-bit words:
 //
-//	0                      absent, null, or not of the field's type
-//	1, 16 bytes            source_ip/dest_ip: the address, IPv4 as ::ffff:a.b.c.d
-//	2, 8 bytes big-endian  integers (ports, start_time) and proto's IANA number
-//	3, length (4 bytes big-endian), bytes   strings
+//	absent, null, or not of the field's type   0
+//	source_ip/dest_ip                          1, then the 16-byte address (IPv4 as ::ffff:a.b.c.d) as two big-endian words
+//	integers (ports, start_time), proto        2, then the integer (proto: its IANA number; a name the codec does not know hashes as a string)
+//	strings                                    3 + 256 × length, then the bytes as little-endian words, the last padded with zero bytes
 //
-// hashed with 64-bit FNV-1a and finished with SplitMix64's mixer. A text
-// record and its JSON form hash the same (proto 6 and "tcp" alike).
+// The state h starts at 0 and takes each word w as
+// h = rotl64(h ^ w×0x9E3779B97F4A7C15, 31) × 0xBF58476D1CE4E5B9; the hash
+// is SplitMix64's finaliser of h. Words rather than bytes: the hash runs
+// on every flow a sample or cap filter matches. A text record and its JSON
+// form hash the same (proto 6 and "tcp" alike).
 func FlowHash(f *codec.Flow) uint64 {
-	h := uint64(fnvOffset)
+	var h uint64
 	for _, id := range identity {
 		v := f.Get(id)
 		if id == codec.SourceNameAggr || id == codec.DestNameAggr {
@@ -58,28 +63,27 @@ func FlowHash(f *codec.Flow) uint64 {
 		case id == codec.SourceIP || id == codec.DestIP:
 			a, ok := f.Addr(id)
 			if !ok {
-				h = fnvByte(h, 0)
+				h = fold(h, 0)
 				continue
 			}
 			b := a.As16()
-			h = fnvByte(h, 1)
-			h = fnvBytes(h, b[:])
+			h = fold(fold(fold(h, 1), binary.BigEndian.Uint64(b[:8])), binary.BigEndian.Uint64(b[8:]))
 		case id == codec.Proto:
 			switch {
 			case v.Kind == codec.KindNumber && v.IsInt,
 				v.Kind == codec.KindString && (v.Int != 0 || v.Str == "0" || strings.EqualFold(v.Str, codec.ProtoName(0))):
-				h = fnvInt(h, v.Int)
+				h = fold(fold(h, 2), uint64(v.Int))
 			case v.Kind == codec.KindString: // a name the codec does not know
-				h = fnvString(h, v.Str)
+				h = foldString(h, v.Str)
 			default:
-				h = fnvByte(h, 0)
+				h = fold(h, 0)
 			}
 		case v.Kind == codec.KindNumber && v.IsInt && id.Type() == codec.TypeInt:
-			h = fnvInt(h, v.Int)
+			h = fold(fold(h, 2), uint64(v.Int))
 		case v.Kind == codec.KindString && id.Type() == codec.TypeString:
-			h = fnvString(h, v.Str)
+			h = foldString(h, v.Str)
 		default:
-			h = fnvByte(h, 0)
+			h = fold(h, 0)
 		}
 	}
 	return mix64(h)
@@ -92,40 +96,30 @@ func FlowUnit(h uint64) float64 { return float64(h>>11) / (1 << 53) }
 // counters (codec.Scale.Dither): independent of the keep decision.
 func dither(h uint64) float64 { return FlowUnit(mix64(h ^ 0x9e3779b97f4a7c15)) }
 
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
+// fold adds one word to a FlowHash state.
+func fold(h, w uint64) uint64 {
+	return bits.RotateLeft64(h^w*0x9e3779b97f4a7c15, 31) * 0xbf58476d1ce4e5b9
+}
 
-func fnvByte(h uint64, c byte) uint64 { return (h ^ uint64(c)) * fnvPrime }
-
-func fnvBytes(h uint64, b []byte) uint64 {
-	for _, c := range b {
-		h = fnvByte(h, c)
+// foldString adds a string: its length word, then its bytes eight at a
+// time (little-endian, the last word padded with zeros).
+func foldString(h uint64, s string) uint64 {
+	h = fold(h, 3+uint64(len(s))<<8)
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	for len(b) >= 8 {
+		h = fold(h, binary.LittleEndian.Uint64(b))
+		b = b[8:]
+	}
+	if len(b) > 0 {
+		var w [8]byte
+		copy(w[:], b)
+		h = fold(h, binary.LittleEndian.Uint64(w[:]))
 	}
 	return h
 }
 
-func fnvInt(h uint64, n int64) uint64 {
-	var b [9]byte
-	b[0] = 2
-	binary.BigEndian.PutUint64(b[1:], uint64(n))
-	return fnvBytes(h, b[:])
-}
-
-func fnvString(h uint64, s string) uint64 {
-	var b [5]byte
-	b[0] = 3
-	binary.BigEndian.PutUint32(b[1:], uint32(len(s)))
-	h = fnvBytes(h, b[:])
-	for i := 0; i < len(s); i++ {
-		h = fnvByte(h, s[i])
-	}
-	return h
-}
-
-// mix64 is SplitMix64's finaliser: FNV's low bits are poor, and the keep
-// decision reads the high ones.
+// mix64 is SplitMix64's finaliser, so that every input bit reaches the
+// high bits the keep decision reads.
 func mix64(z uint64) uint64 {
 	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
 	z = (z ^ z>>27) * 0x94d049bb133111eb

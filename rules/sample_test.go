@@ -1,8 +1,11 @@
 package rules
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +114,54 @@ func TestFlowHash(t *testing.T) {
 	}
 }
 
-const pinnedHash = 0x5aabf20a41d658ee
+const pinnedHash = 0x1ede1036c76918ac
+
+// TestFlowHashAsDocumented recomputes the hash of TestFlowHash's record
+// from FlowHash's documentation, word by word, so the words documented
+// are the words hashed.
+func TestFlowHashAsDocumented(t *testing.T) {
+	var words []uint64
+	str := func(s string) {
+		words = append(words, 3+uint64(len(s))*256)
+		for len(s) > 0 {
+			var w [8]byte
+			n := copy(w[:], s)
+			words = append(words, binary.LittleEndian.Uint64(w[:]))
+			s = s[n:]
+		}
+	}
+	num := func(n uint64) { words = append(words, 2, n) }
+	addr := func(a string) {
+		b := netip.MustParseAddr(a).As16()
+		words = append(words, 1, binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]))
+	}
+	// source: wep dev rails-81531* 10.1.2.3 (no port); dest: wep prod
+	// memcached-38456* 198.51.100.7 3000; proto 6; start_time.
+	str("wep")
+	str("dev")
+	str("rails-81531*")
+	addr("10.1.2.3")
+	words = append(words, 0)
+	str("wep")
+	str("prod")
+	str("memcached-38456*")
+	addr("198.51.100.7")
+	num(3000)
+	num(6)
+	num(1528842551)
+	var h uint64
+	for _, w := range words {
+		h = bits.RotateLeft64(h^w*0x9E3779B97F4A7C15, 31) * 0xBF58476D1CE4E5B9
+	}
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	if h != pinnedHash {
+		t.Errorf("documented hash %#x, FlowHash pinned at %#x", h, uint64(pinnedHash))
+	}
+}
 
 func TestFlowUnit(t *testing.T) {
 	for _, c := range []struct {
