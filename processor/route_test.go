@@ -256,16 +256,8 @@ func TestDecideAllocs(t *testing.T) {
 	}
 }
 
-const volumeTestRules = `
-threats:
-  - name: c2
-    severity: critical
-    when: {field: dest_ip, cidr: 198.51.100.0/24}
-filters:
-  - name: drop-dev
-    action: exclude
-    when: {field: source_namespace, equals: dev}
-  - name: half
+// volumeTestRules are routeTestRules and a sample filter.
+const volumeTestRules = routeTestRules + `  - name: half
     action: sample
     rate: 0.5
     when: {field: action, equals: allow}
