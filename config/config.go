@@ -17,6 +17,7 @@ type Config struct {
 	Input    Input
 	Output   Output
 	Rules    Rules
+	Feeds    Feeds
 	Metrics  Metrics
 	Log      Log
 	Embedded Embedded
@@ -116,6 +117,16 @@ type Rules struct {
 	// File and deciding nothing; reloaded like File, and a failed load
 	// never stops the pipeline.
 	ShadowFile string
+}
+
+// Feeds is how GlobalThreatFeeds named by the rule file are pulled.
+type Feeds struct {
+	CacheDir      string
+	Timeout       time.Duration
+	MaxBytes      int64
+	CAFile        string
+	SecretsDir    string
+	ConfigMapsDir string
 }
 
 // Metrics is the HTTP listener for /metrics, /healthz and /readyz (and

@@ -6,6 +6,7 @@ import (
 
 	"github.com/flowsieve/flowsieve/codec"
 	"github.com/flowsieve/flowsieve/processor"
+	"github.com/flowsieve/flowsieve/rules/feeds"
 )
 
 // key declares one configuration key. field returns a pointer into a Config
@@ -47,6 +48,7 @@ func Default() Config {
 			ShadowMaxPerSec: processor.DefaultShadowMaxPerSec,
 		},
 		Rules:   Rules{File: "rules.yaml", Debounce: 250 * time.Millisecond},
+		Feeds:   Feeds{CacheDir: "./data/feeds", Timeout: feeds.DefaultTimeout, MaxBytes: feeds.DefaultMaxBytes},
 		Metrics: Metrics{Listen: ":9464", SummaryInterval: 10 * time.Second},
 		Log:     Log{Level: "info", Format: "auto"},
 		Embedded: Embedded{
@@ -143,6 +145,19 @@ var keys = []key{
 		field: func(c *Config) any { return &c.Rules.Debounce }},
 	{name: "rules.shadow_file", usage: "candidate rule file: judges every record beside rules.file and decides nothing (metrics flowsieve_shadow_*); reloaded like it, and a load failure never touches the live rules or readiness; empty: none",
 		field: func(c *Config) any { return &c.Rules.ShadowFile }},
+
+	{name: "feeds.cache_dir", usage: "where the last good body of each pulled GlobalThreatFeed is kept, so a restart while a feed server is down starts with it; empty: no cache",
+		field: func(c *Config) any { return &c.Feeds.CacheDir }},
+	{name: "feeds.timeout", usage: "longest a feed pull may take, body included; a slower one fails and is retried with back-off",
+		field: func(c *Config) any { return &c.Feeds.Timeout }},
+	{name: "feeds.max_bytes", usage: "largest feed body accepted (after decompression); a larger one fails the pull",
+		field: func(c *Config) any { return &c.Feeds.MaxBytes }},
+	{name: "feeds.ca_file", usage: "PEM file of CA certificates trusted for https feeds, besides the system roots",
+		field: func(c *Config) any { return &c.Feeds.CAFile }},
+	{name: "feeds.secrets_dir", usage: "where feed header values from a secretKeyRef are read: DIR/NAME/KEY (mount each Secret at DIR/NAME); else $FEED_SECRET_NAME_KEY",
+		field: func(c *Config) any { return &c.Feeds.SecretsDir }},
+	{name: "feeds.configmaps_dir", usage: "where feed header values from a configMapKeyRef are read: DIR/NAME/KEY; else $FEED_CONFIGMAP_NAME_KEY",
+		field: func(c *Config) any { return &c.Feeds.ConfigMapsDir }},
 
 	{name: "metrics.listen", usage: "address for /metrics, /healthz and /readyz; empty disables",
 		field: func(c *Config) any { return &c.Metrics.Listen }},

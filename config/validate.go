@@ -157,6 +157,12 @@ func (c *Config) validate() []error {
 	if c.Rules.Debounce < 0 {
 		bad("rules.debounce", "must not be negative, got %s", c.Rules.Debounce)
 	}
+	if c.Feeds.Timeout < time.Second {
+		bad("feeds.timeout", "must be at least 1s, got %s", c.Feeds.Timeout)
+	}
+	if c.Feeds.MaxBytes < 1 {
+		bad("feeds.max_bytes", "must be at least 1, got %d", c.Feeds.MaxBytes)
+	}
 
 	if c.Metrics.Listen != "" {
 		if err := checkHostPort(c.Metrics.Listen, true); err != nil {

@@ -31,16 +31,20 @@ type HTTPOptions struct {
 	// Pprof adds net/http/pprof's /debug/pprof/ paths (behind the same
 	// web configuration).
 	Pprof bool
+	// ReadyWarnings, when set, lists problems a ready /readyz names one a
+	// line ("warning: ...") without turning readiness off: a stale threat
+	// feed still serves its last good data.
+	ReadyWarnings func() []string
 }
 
 // Handler serves /metrics (Prometheus), /healthz (the process is alive)
 // and /readyz (group joined, rules loaded, producer healthy; 503 with the
 // reason otherwise).
 func (p *Pipeline) Handler() http.Handler {
-	return p.handler(false)
+	return p.handler(HTTPOptions{})
 }
 
-func (p *Pipeline) handler(withPprof bool) http.Handler {
+func (p *Pipeline) handler(o HTTPOptions) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(p.cfg.Gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -52,8 +56,13 @@ func (p *Pipeline) handler(withPprof bool) http.Handler {
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))
+		if o.ReadyWarnings != nil {
+			for _, line := range o.ReadyWarnings() {
+				_, _ = w.Write([]byte("warning: " + line + "\n"))
+			}
+		}
 	})
-	if withPprof {
+	if o.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
@@ -85,7 +94,7 @@ func (p *Pipeline) Serve(ctx context.Context, ln net.Listener, o HTTPOptions) er
 	}
 	log := p.log.Named("http")
 	srv := &http.Server{
-		Handler:           p.handler(o.Pprof),
+		Handler:           p.handler(o),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          errorLog(log),
 	}

@@ -118,14 +118,23 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 		versioncollector.NewCollector("flowsieve"))
 	metrics := processor.NewMetrics(reg)
 
+	fm, err := newFeedManager(cfg.Feeds, log.Named("feeds"))
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(fm.Collector())
 	watcher, err := rules.NewWatcher(cfg.Rules.File, rules.WatcherOptions{
 		Debounce: cfg.Rules.Debounce,
 		Logger:   log.Named("rules"),
 		OnReload: metrics.RulesLoaded,
+		Feeds:    fm,
 	})
 	if err != nil {
 		return fmt.Errorf("loading rules: %w", err)
 	}
+	feedsCtx, stopFeeds := context.WithCancel(ctx)
+	defer runFeeds(feedsCtx, fm)()
+	defer stopFeeds()
 	set := watcher.Current()
 	metrics.RulesLoaded(set, nil)
 	log.Info("rules loaded", zap.String("file", cfg.Rules.File), zap.String("version", set.Version()),
@@ -214,7 +223,8 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 		if err != nil {
 			return fmt.Errorf("metrics.listen %s: %w", cfg.Metrics.Listen, err)
 		}
-		opts := processor.HTTPOptions{WebConfigFile: cfg.Metrics.WebConfigFile, Pprof: cfg.Metrics.Pprof}
+		opts := processor.HTTPOptions{WebConfigFile: cfg.Metrics.WebConfigFile, Pprof: cfg.Metrics.Pprof,
+			ReadyWarnings: func() []string { return staleFeeds(fm.Status(), time.Now()) }}
 		served := make(chan struct{})
 		go func() {
 			defer close(served)
@@ -277,6 +287,9 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 			}
 		}()
 	}
+	wctx, wcancel := context.WithTimeout(ctx, firstPullWait)
+	fm.WaitFirst(wctx)
+	wcancel()
 	return pl.Run(ctx)
 }
 

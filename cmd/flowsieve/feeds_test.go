@@ -1,0 +1,26 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/flowsieve/flowsieve/rules/feeds"
+)
+
+func TestStaleFeeds(t *testing.T) {
+	now := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	st := []feeds.Status{
+		{Name: "fresh", Period: time.Hour, DataTime: now.Add(-90 * time.Minute)},
+		{Name: "old", Period: time.Hour, DataTime: now.Add(-150 * time.Minute), LastError: "GET http://x/: HTTP 500 Internal Server Error"},
+		{Name: "never", Period: 24 * time.Hour, LastError: "GET http://x/: timed out (feeds.timeout)"},
+		{Name: "off", Period: time.Hour, Disabled: true},
+	}
+	want := []string{
+		"feed old is stale: data is 2h30m0s old (period 1h); last pull: GET http://x/: HTTP 500 Internal Server Error",
+		"feed never is stale: no data yet; last pull: GET http://x/: timed out (feeds.timeout)",
+	}
+	if got := staleFeeds(st, now); !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
