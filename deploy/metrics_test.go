@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,7 +163,16 @@ func TestQueriesUseExportedMetrics(t *testing.T) {
 	// one, so the test also shows that a ConfigMap update reaches the
 	// running process.
 	rulesDir := filepath.Join(dir, "rules")
-	cmData := m.configMaps["flowsieve-rules"].Data
+	cmData := maps.Clone(m.configMaps["flowsieve-rules"].Data)
+	// Plus a GlobalThreatFeed pulled from a local server, for the feed
+	// metrics the stale-feed alert reads.
+	feedSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("198.51.100.0/24\n"))
+	}))
+	defer feedSrv.Close()
+	cmData["feeds.yaml"] = "apiVersion: projectcalico.org/v3\nkind: GlobalThreatFeed\nmetadata: {name: pulled}\n" +
+		"spec: {pull: {http: {url: '" + feedSrv.URL + "/ips.txt'}}}\n"
+	cmData["rules.yaml"] = strings.Replace(cmData["rules.yaml"], "feeds:\n", "feeds:\n  - globalthreatfeeds: feeds.yaml\n", 1)
 	writeConfigMapVolume(t, rulesDir, cmData)
 	rulesFile := filepath.Join(rulesDir, "rules.yaml")
 
@@ -241,7 +251,8 @@ func TestQueriesUseExportedMetrics(t *testing.T) {
 			counterValue(fams, "flowsieve_flows_flagged_total", map[string]string{"severity": "critical"}) > 0 &&
 			counterValue(fams, "flowsieve_parse_errors_total", nil) > 0 &&
 			counterValue(fams, "flowsieve_records_produced_total", map[string]string{"topic": cfg.Output.KeptTopic}) > 0 &&
-			fams["flowsieve_processing_latency_seconds"].GetMetric() != nil, nil
+			fams["flowsieve_processing_latency_seconds"].GetMetric() != nil &&
+			counterValue(fams, "flowsieve_feed_pulls_total", map[string]string{"feed": "pulled", "result": "updated"}) > 0, nil
 	})
 
 	versionOf := func(fams map[string]*dto.MetricFamily) string {
