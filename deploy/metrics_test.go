@@ -187,6 +187,7 @@ func TestQueriesUseExportedMetrics(t *testing.T) {
 	startRun(t, ctx, bin, cfgFile,
 		"FLOWSIEVE_EMBEDDED_LISTEN="+broker,
 		"FLOWSIEVE_EMBEDDED_DATA_DIR="+filepath.Join(dir, "kafka"),
+		"FLOWSIEVE_FEEDS_CACHE_DIR="+filepath.Join(dir, "feeds"),
 		"FLOWSIEVE_EMBEDDED_PARTITIONS=2",
 		"FLOWSIEVE_METRICS_LISTEN="+metricsAddr,
 		"FLOWSIEVE_RULES_FILE="+rulesFile,
