@@ -3,6 +3,7 @@ package feeds
 import (
 	"iter"
 	"math/bits"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -169,11 +170,13 @@ func (b *domainBuilder) add(s string) (why string) {
 func (b *domainBuilder) build() *DomainSet {
 	size := uint64(1) << bits.Len64(uint64(2*len(b.offs)|1))
 	d := &DomainSet{slots: make([]uint32, size), mask: size - 1}
-	// The arena is compacted as duplicates are dropped.
-	arena := make([]byte, 0, len(b.arena))
+	// The arena is compacted in place as duplicates are dropped: the
+	// write position never passes the read position.
+	arena := b.arena[:0]
 	for _, off := range b.offs {
-		name := b.arena[off : int(off)+int(b.arena[off-1])]
-		h := hashFold(string(name))
+		n := int(b.arena[off-1])
+		name := b.arena[off : int(off)+n]
+		h := hashFold(viewString(name))
 		i := h & d.mask
 		dup := false
 		for ; d.slots[i] != 0; i = (i + 1) & d.mask {
@@ -186,12 +189,12 @@ func (b *domainBuilder) build() *DomainSet {
 		if dup {
 			continue
 		}
-		arena = append(arena, byte(len(name)))
+		arena = append(arena, byte(n))
 		d.slots[i] = uint32(len(arena))
-		arena = append(arena, name...)
+		arena = append(arena, name...) // copy handles the overlap
 		d.n++
 	}
-	d.arena = arena
+	d.arena = slices.Clip(arena)
 	b.arena, b.offs = nil, nil
 	return d
 }

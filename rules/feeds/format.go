@@ -119,6 +119,11 @@ func Build(ctx context.Context, r io.Reader, c Content, f Format, allowAny bool,
 		b.ips = new(bart.Lite)
 	} else {
 		b.dom = new(domainBuilder)
+		// The names take at most the body's bytes: one allocation
+		// instead of a doubling series.
+		if l, ok := r.(interface{ Len() int }); ok {
+			b.dom.arena = make([]byte, 0, l.Len()+1)
+		}
 	}
 	var err error
 	switch f.Kind {
@@ -167,8 +172,22 @@ type builder struct {
 	errs     []error
 }
 
-// bad records a bad entry; where is "12" (a line) or "entry 12".
-func (b *builder) bad(where string, format string, args ...any) {
+// pos is where an entry is: a line, or (json) its number in the list.
+// It is formatted only for an error: most entries are good.
+type pos struct {
+	n     int
+	entry bool
+}
+
+func (p pos) String() string {
+	if p.entry {
+		return "entry " + strconv.Itoa(p.n)
+	}
+	return strconv.Itoa(p.n)
+}
+
+// bad records a bad entry.
+func (b *builder) bad(where pos, format string, args ...any) {
 	if len(b.errs) < maxErrors {
 		b.errs = append(b.errs, fmt.Errorf("%s:%s: feed %q: %s", b.src, where, b.name, fmt.Sprintf(format, args...)))
 	}
@@ -177,7 +196,7 @@ func (b *builder) bad(where string, format string, args ...any) {
 func (b *builder) full() bool { return len(b.errs) >= maxErrors }
 
 // add adds one entry (trimmed, not empty); s may view a scratch buffer.
-func (b *builder) add(where, s string) {
+func (b *builder) add(where pos, s string) {
 	if b.content == DomainNameSet {
 		if why := b.dom.add(s); why != "" {
 			b.bad(where, "%s: %s", quote.Excerpt(s), why)
@@ -223,7 +242,7 @@ func (b *builder) readLines(ctx context.Context, r io.Reader) error {
 			for rerr == bufio.ErrBufferFull {
 				_, rerr = br.ReadSlice('\n')
 			}
-			b.bad(strconv.Itoa(line), "line longer than 64 KiB, not an entry")
+			b.bad(pos{n: line}, "line longer than 64 KiB, not an entry")
 			if rerr != nil && rerr != io.EOF {
 				return fmt.Errorf("feed %q: %w", b.name, rerr)
 			}
@@ -242,7 +261,7 @@ func (b *builder) readLines(ctx context.Context, r io.Reader) error {
 				// The parsers keep nothing of their input but the
 				// domain builder's copy: a view of the read buffer
 				// saves a copy per line.
-				b.add(strconv.Itoa(line), viewString(s))
+				b.add(pos{n: line}, viewString(s))
 			}
 		}
 		if rerr == io.EOF {
@@ -308,7 +327,7 @@ func (b *builder) readCSV(ctx context.Context, r io.Reader, f CSVFormat) error {
 				return fmt.Errorf("feed %q: %w", b.name, err)
 			}
 			// csv's messages say where and what, not the content.
-			b.bad(strconv.Itoa(pe.StartLine), "%v", pe.Err)
+			b.bad(pos{n: pe.StartLine}, "%v", pe.Err)
 			if b.full() {
 				return nil
 			}
@@ -319,7 +338,7 @@ func (b *builder) readCSV(ctx context.Context, r io.Reader, f CSVFormat) error {
 		}
 		if v := strings.TrimSpace(rec[col]); v != "" {
 			line, _ := cr.FieldPos(col)
-			b.add(strconv.Itoa(line), v)
+			b.add(pos{n: line}, v)
 			if b.full() {
 				return nil
 			}
@@ -491,9 +510,13 @@ func (w *jsonWalk) walk(steps []pathStep, at string) (bool, error) {
 		return found, w.close()
 	case st.index != -1 && d == '[':
 		found := false
+		child := at + "[*]" // built once: messages only
+		if st.index >= 0 {
+			child = at + "[" + strconv.Itoa(st.index) + "]"
+		}
 		for i := 0; w.dec.More(); i++ {
 			if st.index == -2 || st.index == i {
-				f, err := w.walk(steps[1:], at+"["+strconv.Itoa(i)+"]")
+				f, err := w.walk(steps[1:], child)
 				if err != nil {
 					return false, err
 				}
@@ -524,7 +547,8 @@ func (w *jsonWalk) take(tok json.Token, at string) error {
 		return nil
 	case json.Delim:
 		if v != '[' {
-			w.b.bad("byte "+strconv.FormatInt(w.dec.InputOffset(), 10), "%s is an object, not a string or a list of strings", at)
+			w.n++
+			w.b.bad(pos{n: w.n, entry: true}, "%s is an object, not a string or a list of strings", at)
 			return w.skipRest()
 		}
 		for w.dec.More() {
@@ -537,7 +561,7 @@ func (w *jsonWalk) take(tok json.Token, at string) error {
 				continue
 			}
 			w.n++
-			w.b.bad("entry "+strconv.Itoa(w.n), "%s holds a %s, not a string", at, jsonKind(t))
+			w.b.bad(pos{n: w.n, entry: true}, "%s holds a %s, not a string", at, jsonKind(t))
 			if d, ok := t.(json.Delim); ok && (d == '[' || d == '{') {
 				if err := w.skipRest(); err != nil {
 					return err
@@ -547,7 +571,7 @@ func (w *jsonWalk) take(tok json.Token, at string) error {
 		return w.close()
 	}
 	w.n++
-	w.b.bad("entry "+strconv.Itoa(w.n), "%s is a %s, not a string", at, jsonKind(tok))
+	w.b.bad(pos{n: w.n, entry: true}, "%s is a %s, not a string", at, jsonKind(tok))
 	return nil
 }
 
@@ -557,7 +581,7 @@ func (w *jsonWalk) entry(s string) {
 		return
 	}
 	if s = strings.TrimSpace(s); s != "" {
-		w.b.add("entry "+strconv.Itoa(w.n), s)
+		w.b.add(pos{n: w.n, entry: true}, s)
 	}
 }
 

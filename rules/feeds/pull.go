@@ -491,7 +491,14 @@ func (m *Manager) fetch(ctx context.Context, spec *Spec, allowAny bool, etag, la
 	case resp.ContentLength > m.o.MaxBytes:
 		return nil, nil, "", "", &pullError{ResultTooLarge, fmt.Sprintf("GET %s: the body is %d bytes, over feeds.max_bytes (%d)", src, resp.ContentLength, m.o.MaxBytes)}
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, m.o.MaxBytes+1))
+	// Sized from Content-Length when there is one: a 30 MB body read
+	// by doubling would allocate twice that.
+	var buf bytes.Buffer
+	if resp.ContentLength > 0 {
+		buf.Grow(int(resp.ContentLength) + bytes.MinRead)
+	}
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, m.o.MaxBytes+1))
+	body := buf.Bytes()
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, body, "", "", &pullError{ResultTruncated, fmt.Sprintf("GET %s: the body ended early after %d bytes (truncated)", src, len(body))}
