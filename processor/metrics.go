@@ -39,7 +39,9 @@ type Metrics struct {
 	// Per sample or cap filter (rule): flows seen and kept, their true
 	// bytes and the estimate from the kept ones, keys evicted.
 	sampleSeen, sampleKept, sampleBytes, sampleEstimate, capEvictions *prometheus.CounterVec
-	shadow                                                            *shadowMetrics // the shadow rules' series (shadow.go)
+
+	shadow      *shadowMetrics         // the shadow rules' series (shadow.go)
+	unevaluable *prometheus.CounterVec // rule, field (blind.go)
 
 	// Totals for the summary log line, kept beside the labelled series so
 	// the summary does not have to gather the registry.
@@ -135,6 +137,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "flowsieve_sample_bytes_estimated_total",
 			Help: "Bytes of the flows a sample or cap filter kept, each scaled by 1/rate: the estimate of flowsieve_sample_bytes_total from what was kept, per filter.",
 		}, []string{"rule"}),
+		unevaluable: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flowsieve_threat_unevaluable_total",
+			Help: "Flows a threat rule did not match because a test it reached found a field it needs absent, null or \"-\", as Calico's aggregation leaves source_port (level 1 and above), source_ip, dest_ip, source_name and dest_name (level 2 and above); per rule and field.",
+		}, []string{"rule", "field"}),
 		capEvictions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flowsieve_cap_evictions_total",
 			Help: "Keys a cap filter forgot, least recently seen first, to stay within max_keys, per filter.",
@@ -146,6 +152,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ruleVec{m.sampleBytes, samplingLabels},
 		ruleVec{m.sampleEstimate, samplingLabels},
 		ruleVec{m.capEvictions, samplingLabels},
+		ruleVec{m.unevaluable, blindLabels},
 	)
 	m.shadow = newShadowMetrics(reg)
 	// Counted where the matches run (package ruby), per process: a
@@ -156,7 +163,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}, func() float64 { return float64(ruby.Timeouts()) })
 	reg.MustRegister(m.consumed, m.produced, m.dropped, m.flagged, m.parseErrors, m.produceErrors, m.recreations,
 		m.stalled, m.lag, m.latency, m.reloads, m.rulesVersion, m.reloadTime, m.reloadOK, m.assigned, regexTimeouts,
-		m.bytesIn, m.bytesOut, m.sampleSeen, m.sampleKept, m.sampleBytes, m.sampleEstimate, m.capEvictions)
+		m.bytesIn, m.bytesOut, m.sampleSeen, m.sampleKept, m.sampleBytes, m.sampleEstimate, m.capEvictions,
+		m.unevaluable)
 	return m
 }
 
@@ -209,6 +217,7 @@ const (
 	seriesSampleBytes    // flowsieve_sample_bytes_total{rule}
 	seriesSampleEstimate // flowsieve_sample_bytes_estimated_total{rule}
 	seriesCapEvictions   // flowsieve_cap_evictions_total{rule}
+	seriesUnevaluable    // flowsieve_threat_unevaluable_total{rule,field}, by Set.BlindSpotIndex
 )
 
 // countSamples counts one flow on the series of the sample and cap

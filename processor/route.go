@@ -70,6 +70,9 @@ type decision struct {
 	samples   []rules.Sample
 	flowBytes int64
 	inBytes   int
+	// blind are the threat rules that could not judge the flow on a field
+	// it lacked (the verdict's; see rules.Blind).
+	blind []rules.Blind
 
 	// With shadow rules: the shadow Set and its verdict (the caller's
 	// scratch, valid until the next decision), how it compares with the
@@ -118,7 +121,7 @@ func (rt *router) decide(rec *kgo.Record, set, shadow *rules.Set, f *codec.Flow,
 		return
 	}
 	set.Judge(f, v)
-	d.set = set
+	d.set, d.blind = set, v.Blind
 	if len(v.Samples) > 0 {
 		d.samples, d.flowBytes = v.Samples, rules.FlowBytes(f)
 	}
@@ -311,6 +314,12 @@ func (w *worker) count(d *decision) {
 	}
 	if len(d.samples) > 0 {
 		m.rules.counters(d.set, w.p.cfg.Rules).countSamples(d.set, d.samples, d.flowBytes)
+	}
+	if len(d.blind) > 0 {
+		byBlind := m.rules.counters(d.set, w.p.cfg.Rules).by[seriesUnevaluable]
+		for _, b := range d.blind {
+			byBlind[d.set.BlindSpotIndex(b)].Inc()
+		}
 	}
 	if d.shadow != nil {
 		m.shadow.count(d, w.p.cfg.ShadowRules)

@@ -13,6 +13,7 @@ func (p *Pipeline) summarize(ctx context.Context) {
 	t := time.NewTicker(p.cfg.SummaryInterval)
 	defer t.Stop()
 	last, prev := time.Now(), p.m.Totals()
+	var blind blindWatch
 	for {
 		select {
 		case <-ctx.Done():
@@ -41,6 +42,7 @@ func (p *Pipeline) summarize(ctx context.Context) {
 					zap.Int64("shadow_disagreements", c.ShadowDisagreed-prev.ShadowDisagreed))
 			}
 			p.log.Info("summary", fields...)
+			blind.check(p.m, c.Kept-prev.Kept+c.Dropped-prev.Dropped, p.log)
 			last, prev = now, c
 		}
 	}

@@ -47,6 +47,18 @@ type BlindSpot struct {
 	Levels string
 }
 
+// BlindSpotIndex is b's index in BlindSpots, or -1 when the rule does not
+// need the field: what a per-rule-and-field counter is indexed by.
+func (s *Set) BlindSpotIndex(b Blind) int {
+	t := &s.threats[b.Rule]
+	for i, f := range t.needs {
+		if f == b.Field {
+			return t.blindOff + i
+		}
+	}
+	return -1
+}
+
 // BlindSpots lists, per threat rule in file order, the fields it needs
 // that Calico empties on aggregation.
 func (s *Set) BlindSpots() []BlindSpot {
@@ -57,6 +69,15 @@ func (s *Set) BlindSpots() []BlindSpot {
 		}
 	}
 	return out
+}
+
+// blindSpots counts the Set's blind spots so far (while loading).
+func blindSpots(s *Set) int {
+	n := 0
+	for i := range s.threats {
+		n += len(s.threats[i].needs)
+	}
+	return n
 }
 
 func levelsFrom(level int) string {

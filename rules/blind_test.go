@@ -79,3 +79,27 @@ func TestBlindOnFelixRecords(t *testing.T) {
 		t.Errorf("blind on a full record: %v", v.Blind)
 	}
 }
+
+func TestBlindSpotIndex(t *testing.T) {
+	s, err := Load([]byte(blindRules), "r.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spots := s.BlindSpots()
+	rules := map[string]int{}
+	for i, tr := range s.ThreatRules() {
+		rules[tr.Name] = i
+	}
+	for i, b := range spots {
+		f, ok := codec.FieldByName(b.Field)
+		if !ok {
+			t.Fatalf("field %q", b.Field)
+		}
+		if got := s.BlindSpotIndex(Blind{Rule: rules[b.Rule], Field: f}); got != i {
+			t.Errorf("BlindSpotIndex(%s, %s) = %d, want %d", b.Rule, b.Field, got, i)
+		}
+	}
+	if got := s.BlindSpotIndex(Blind{Rule: rules["mining"], Field: codec.DestIP}); got != -1 {
+		t.Errorf("a field the rule does not need: %d", got)
+	}
+}

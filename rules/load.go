@@ -414,7 +414,7 @@ func (l *loader) loadThreat(s *Set, item *yaml.Node, names map[string]*yaml.Node
 		return
 	}
 	s.threats = append(s.threats, threatRule{reason: desc, cond: cond, fallback: "the condition of " + name + " holds",
-		when: canonicalWhen(f["when"]), needs: markBlind(cond)})
+		when: canonicalWhen(f["when"]), needs: markBlind(cond), blindOff: blindSpots(s)})
 	s.threatInfo = append(s.threatInfo, ThreatRule{Name: name, Severity: sev, Description: desc,
 		Source: fmt.Sprintf("%s:%d", filepath.Base(l.file), item.Line)})
 }

@@ -261,4 +261,5 @@ type threatRule struct {
 	cond     *node
 	when     string        // the condition in canonical form, for DiffSets
 	needs    []codec.Field // aggregated fields it tests (blind.go)
+	blindOff int           // index in BlindSpots of its first need
 }
