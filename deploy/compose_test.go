@@ -140,7 +140,7 @@ func kafkaListeners(t *testing.T, kafka types.ServiceConfig) (advertised map[str
 func TestComposeFile(t *testing.T) {
 	p := loadCompose(t)
 
-	wantServices := []string{"flowsieve", "gen", "grafana", "kafka", "kafka-init", "prometheus"}
+	wantServices := []string{"feeds", "flowsieve", "gen", "grafana", "kafka", "kafka-init", "prometheus"}
 	if got := p.ServiceNames(); !slices.Equal(slices.Sorted(slices.Values(got)), wantServices) {
 		t.Fatalf("services %v, want %v", got, wantServices)
 	}

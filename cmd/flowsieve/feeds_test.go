@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,5 +24,23 @@ func TestStaleFeeds(t *testing.T) {
 	}
 	if got := staleFeeds(st, now); !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
+
+// TestConfigPrintHasNoFeedSecret: feed header values come from files or
+// the environment (FEED_SECRET_*), never from the config, so config print
+// cannot show them; the feeds keys it shows name where they are.
+func TestConfigPrintHasNoFeedSecret(t *testing.T) {
+	const secret = "hdr-s3cr3t-value"
+	t.Setenv("FEED_SECRET_GTF_KEYS_APIKEY", secret)
+	var out, errOut strings.Builder
+	if code := configCmd(context.Background(), []string{"print", "--feeds.secrets_dir=/etc/flowsieve/feed-secrets"}, &out, &errOut); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if strings.Contains(out.String()+errOut.String(), secret) {
+		t.Error("config print shows a feed header secret")
+	}
+	if !strings.Contains(out.String(), "/etc/flowsieve/feed-secrets") {
+		t.Errorf("config print lacks feeds.secrets_dir:\n%s", out.String())
 	}
 }

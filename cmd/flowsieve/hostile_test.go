@@ -39,7 +39,8 @@ func TestOutputClobbersInput(t *testing.T) {
 	}
 	rulesFile := filepath.Join(dir, "rules.yaml")
 	data, _ := os.ReadFile(sampleRules(t))
-	os.WriteFile(rulesFile, bytes.ReplaceAll(data, []byte("file: feeds/"), []byte("file: "+filepath.Join(filepath.Dir(sampleRules(t)), "feeds")+"/")), 0o644)
+	os.WriteFile(rulesFile, bytes.ReplaceAll(bytes.ReplaceAll(data, []byte("file: feeds/"), []byte("file: "+filepath.Join(filepath.Dir(sampleRules(t)), "feeds")+"/")),
+		[]byte("globalthreatfeeds: feeds/"), []byte("globalthreatfeeds: "+filepath.Join(filepath.Dir(sampleRules(t)), "feeds")+"/")), 0o644)
 	other := filepath.Join(dir, "out.jsonl")
 	for _, tc := range []struct {
 		args []string

@@ -31,6 +31,7 @@ func commands() []command {
 		{"gen", "write synthetic Calico flow logs to stdout or a Kafka topic", genCmd},
 		{"config", "print the effective config with secrets masked, or list every key (config print, config keys)", configCmd},
 		{"ingest", "stream flows into Kafka as flow-log records (ingest goldmane: Calico Goldmane's Flows API)", ingestCmd},
+		{"serve-feeds", "serve a directory of threat feed files over HTTP, for GlobalThreatFeeds to pull", serveFeedsCmd},
 		{"bench", "end-to-end throughput benchmark on the embedded broker", benchCmd},
 		{"version", "print the version, VCS revision, build date and Go version", versionCmd},
 	}
@@ -39,7 +40,7 @@ func commands() []command {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: flowsieve <command> [flags]\n\ncommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
 }
 

@@ -41,7 +41,7 @@ func TestRulesCheck(t *testing.T) {
 		t.Errorf("exit %d, want 1", code)
 	}
 	for _, want := range []string{
-		"Checking " + sampleRules(t) + "\nSUCCESS: 2 filters, 3 threat rules, 1 feeds (6 entries), version ",
+		"Checking " + sampleRules(t) + "\nSUCCESS: 2 filters, 3 threat rules, 2 feeds (6 entries), version ",
 		"Checking " + bad + "\nFAILED:\n" +
 			bad + `:4:19: rule "dns-deny": unknown field "protcol" (for a key that is not a Calico field, write key: protcol)` + "\n" +
 			bad + `:5:23: rule "x": unknown action "drop" (want exclude, include, sample or cap)` + "\n",
@@ -83,7 +83,7 @@ func TestRulesExplain(t *testing.T) {
 		t.Errorf("exit %d, want 1 (an invalid record)", code)
 	}
 	for _, want := range []string{
-		"c2-traffic                       critical  match     rules.yaml:12  why: dest_ip in feed c2-sample (198.51.100.7)",
+		"c2-traffic                       critical  match     rules.yaml:15  why: dest_ip in feed c2-sample (198.51.100.7)",
 		"mining-pool-port                 high      match",
 		"decision: KEEP",
 		"flagged: c2-traffic, mining-pool-port",
@@ -148,13 +148,15 @@ func TestRulesDiff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The sample without its comments and with its feed by absolute path.
+	// The sample without its comments and with its feeds by absolute path.
 	var kept []string
 	for _, l := range strings.Split(string(data), "\n") {
 		if strings.HasPrefix(strings.TrimSpace(l), "#") {
 			continue
 		}
-		kept = append(kept, strings.Replace(l, "file: feeds/", "file: "+filepath.Join(filepath.Dir(sampleRules(t)), "feeds")+"/", 1))
+		l = strings.Replace(l, "file: feeds/", "file: "+filepath.Join(filepath.Dir(sampleRules(t)), "feeds")+"/", 1)
+		l = strings.Replace(l, "globalthreatfeeds: feeds/", "globalthreatfeeds: "+filepath.Join(filepath.Dir(sampleRules(t)), "feeds")+"/", 1)
+		kept = append(kept, l)
 	}
 	os.WriteFile(same, []byte(strings.Join(kept, "\n")), 0o644)
 	bad := filepath.Join(dir, "bad.yaml")
@@ -169,8 +171,8 @@ func TestRulesDiff(t *testing.T) {
 		{"different", []string{sampleRules(t), candidateRules(t)}, exitFailure, []string{
 			"filters:\n  + drop-dns\n  - drop-dev-namespace\n",
 			"threat rules:\n  ~ mining-pool-port\n      description: flow to a port well-known mining pools listen on\n                   -> (none)\n  + plain-http\n",
-			"feeds:\n  - c2-sample (0 entries added, 6 removed)\n",
-			"filters +1 -2 ~0, threat rules +1 -2 ~1, feeds +0 -1 ~0\n",
+			"feeds:\n  - c2-sample (0 entries added, 6 removed)\n  - c2-pulled (0 entries added, 0 removed)\n",
+			"filters +1 -2 ~0, threat rules +1 -2 ~1, feeds +0 -2 ~0\n",
 		}, nil},
 		{"broken file", []string{sampleRules(t), bad}, exitUsage, nil, []string{bad + " does not load"}},
 		{"one file", []string{sampleRules(t)}, exitUsage, nil, []string{"usage: flowsieve rules diff OLD NEW"}},
