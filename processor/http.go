@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	stdlog "log"
@@ -16,6 +17,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/flowsieve/flowsieve/rules"
 )
 
 // HTTPOptions are the metrics listener's settings besides its address.
@@ -35,6 +38,16 @@ type HTTPOptions struct {
 	// line ("warning: ...") without turning readiness off: a stale threat
 	// feed still serves its last good data.
 	ReadyWarnings func() []string
+	// Rules, when set, serves GET /rules: the live and shadow rule files,
+	// the versions serving, when they loaded, and their last loads.
+	Rules func() RulesStatus
+}
+
+// RulesStatus is GET /rules' JSON: what each rule file's watcher reports
+// (rules.Watcher.Status); Shadow is null without rules.shadow_file.
+type RulesStatus struct {
+	Live   rules.Status  `json:"live"`
+	Shadow *rules.Status `json:"shadow"`
 }
 
 // Handler serves /metrics (Prometheus), /healthz (the process is alive)
@@ -62,6 +75,14 @@ func (p *Pipeline) handler(o HTTPOptions) http.Handler {
 			}
 		}
 	})
+	if o.Rules != nil {
+		mux.HandleFunc("GET /rules", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(o.Rules())
+		})
+	}
 	if o.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -30,6 +30,9 @@ const (
 	// fit: HeaderTruncated (19 bytes), its value (up to 20 digits) and
 	// its framing.
 	truncatedHeaderRoom = 64
+	// versionHeaderRoom is what HeaderRulesVersion adds to an output
+	// (the version is 8 hex digits; twice that is room to spare).
+	versionHeaderRoom = len(HeaderRulesVersion) + 16 + headerOverhead
 )
 
 // lookupLimits sets each output topic's largest record: the smaller of
@@ -90,7 +93,7 @@ func (rt *router) checkSize(o output, rec *kgo.Record, value []byte) error {
 	if limit <= 0 {
 		return nil
 	}
-	if n := recordSize(rec.Key, value, rec.Headers); n > limit {
+	if n := recordSize(rec.Key, value, rec.Headers) + versionHeaderRoom; n > limit {
 		return fmt.Errorf("oversize: the %s record would be about %d bytes, over the %d-byte limit of that topic (max.message.bytes, output.batch_max_bytes)", rt.topics[o], n, limit)
 	}
 	return nil

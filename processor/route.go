@@ -20,6 +20,10 @@ const (
 	// the probability it was kept with, its counters scaled by the
 	// inverse. An input that had one (sampled upstream) gets the product.
 	HeaderSampleRate = "flowsieve.sample_rate"
+	// HeaderRulesVersion is on every output record outside copy mode: the
+	// version of the rules that judged it (rules_version in the threat
+	// JSON; for an invalid record, the version serving when it was read).
+	HeaderRulesVersion = "flowsieve.rules_version"
 )
 
 // output is one of the output topics; router.topics names them.
@@ -70,6 +74,9 @@ type decision struct {
 	samples   []rules.Sample
 	flowBytes int64
 	inBytes   int
+	// hs is the caller's header space (nil: no version header, as in
+	// tests of the routing alone); it survives the reset of d.
+	hs *headerScratch
 	// blind are the threat rules that could not judge the flow on a field
 	// it lacked (the verdict's; see rules.Blind).
 	blind []rules.Blind
@@ -86,8 +93,44 @@ type decision struct {
 }
 
 func (d *decision) add(to output, value []byte, headers []kgo.RecordHeader) {
+	if d.set != nil && d.hs != nil {
+		headers = d.hs.withVersion(headers, d.set)
+	}
 	d.outs[d.n] = outRecord{to: to, value: value, headers: headers}
 	d.n++
+}
+
+// headerScratch is per-worker space kept across decisions. Output headers
+// are the input's plus HeaderRulesVersion; they live until the record is
+// acknowledged, so they cannot be reused, and a slice per record would
+// be the hot path's one allocation: they are carved from a slab instead,
+// one allocation per headerSlab headers.
+type headerScratch struct {
+	slab    []kgo.RecordHeader
+	set     *rules.Set
+	version []byte // set's version, converted once
+}
+
+const headerSlab = 4096
+
+// withVersion returns in with HeaderRulesVersion set to set's version
+// (replacing one the input carried).
+func (hs *headerScratch) withVersion(in []kgo.RecordHeader, set *rules.Set) []kgo.RecordHeader {
+	if hs.set != set {
+		hs.set, hs.version = set, []byte(set.Version())
+	}
+	n := len(in) + 1
+	if len(hs.slab) < n {
+		hs.slab = make([]kgo.RecordHeader, max(headerSlab, n))
+	}
+	h := hs.slab[:0:n]
+	hs.slab = hs.slab[n:]
+	for _, x := range in {
+		if x.Key != HeaderRulesVersion {
+			h = append(h, x)
+		}
+	}
+	return append(h, kgo.RecordHeader{Key: HeaderRulesVersion, Value: hs.version})
 }
 
 // router decides where records go (the rule is in the package doc). Its
@@ -111,7 +154,7 @@ type router struct {
 // keeps references into them (its threats) and into rec until the next
 // call. shadow is nil without shadow rules.
 func (rt *router) decide(rec *kgo.Record, set, shadow *rules.Set, f *codec.Flow, v, sv *rules.Verdict, d *decision) {
-	*d = decision{dropRule: -1, inBytes: len(rec.Value)}
+	*d = decision{dropRule: -1, inBytes: len(rec.Value), hs: d.hs, set: set}
 	if rt.copy {
 		d.add(outKept, rec.Value, rec.Headers)
 		return
@@ -135,7 +178,7 @@ func (rt *router) decide(rec *kgo.Record, set, shadow *rules.Set, f *codec.Flow,
 		// the partition for ever; but a threat is never hidden by size:
 		// the verdict goes whole, the flow cut to fit.
 		if rt.checkSize(outThreats, rec, threat) != nil {
-			threat = rules.AppendThreatJSONCut(threat[:0], f, set, v, rt.limit[outThreats]-recordSize(rec.Key, nil, rec.Headers))
+			threat = rules.AppendThreatJSONCut(threat[:0], f, set, v, rt.limit[outThreats]-recordSize(rec.Key, nil, rec.Headers)-versionHeaderRoom)
 			if err := rt.checkSize(outThreats, rec, threat); err != nil {
 				rt.invalid(rec, reasonOversize, err, d) // the verdict alone is too large
 				return
@@ -214,7 +257,7 @@ func (rt *router) invalid(rec *kgo.Record, reason string, err error, d *decision
 	headers := invalidHeaders(rec, err)
 	value := rec.Value
 	if limit := rt.limit[outInvalid]; limit > 0 {
-		if room := limit - recordSize(rec.Key, nil, headers) - truncatedHeaderRoom; len(value) > room {
+		if room := limit - recordSize(rec.Key, nil, headers) - truncatedHeaderRoom - versionHeaderRoom; len(value) > room {
 			headers = append(headers, kgo.RecordHeader{Key: HeaderTruncated, Value: strconv.AppendInt(nil, int64(len(value)), 10)})
 			value = value[:max(room, 0)]
 		}

@@ -50,7 +50,9 @@ func routeTestRecord(value []byte) *kgo.Record {
 }
 
 // sizeOf is the size checkSize estimates for value as an output of rec.
-func sizeOf(rec *kgo.Record, value []byte) int { return recordSize(rec.Key, value, rec.Headers) }
+func sizeOf(rec *kgo.Record, value []byte) int {
+	return recordSize(rec.Key, value, rec.Headers) + versionHeaderRoom
+}
 
 // TestDecide is the routing decision table: each kind of record, each
 // output format, and an output too large for each topic.
@@ -372,5 +374,49 @@ func TestDecideVolume(t *testing.T) {
 				t.Errorf("samples %v, flow bytes %d, in bytes %d", seen, d.flowBytes, d.inBytes)
 			}
 		})
+	}
+}
+
+// TestDecideVersionHeader: every output of a judged record carries the
+// rules version, replacing one the input carried, with the input's other
+// headers; copy mode adds none; and the headers cost no allocation per
+// record (they come from a slab).
+func TestDecideVersionHeader(t *testing.T) {
+	set := loadRouteTestRules(t)
+	rt := router{topics: [numOutputs]string{outKept: "kept", outThreats: "threats", outInvalid: "invalid"}}
+	var (
+		f  codec.Flow
+		v  rules.Verdict
+		hs headerScratch
+		d  = decision{hs: &hs}
+	)
+	for _, value := range [][]byte{textFlow("prod", "198.51.100.9", 0), []byte("garbage")} {
+		rec := routeTestRecord(value)
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: HeaderRulesVersion, Value: []byte("stale")})
+		rt.decide(rec, set, nil, &f, &v, nil, &d)
+		if d.n == 0 {
+			t.Fatal("no outputs")
+		}
+		for _, o := range d.outs[:d.n] {
+			h := headerMap(o.headers)
+			n := 0
+			for _, x := range o.headers {
+				if x.Key == HeaderRulesVersion {
+					n++
+				}
+			}
+			if h[HeaderRulesVersion] != set.Version() || n != 1 || h["origin"] != "test" {
+				t.Errorf("%v output headers %v", o.to, o.headers)
+			}
+		}
+	}
+	copyRT := router{copy: true}
+	copyRT.decide(routeTestRecord([]byte("x")), nil, nil, &f, &v, nil, &d)
+	if _, ok := headerMap(d.outs[0].headers)[HeaderRulesVersion]; ok {
+		t.Error("copy mode added a version header")
+	}
+	rec := routeTestRecord(textFlow("prod", "10.1.1.1", 0))
+	if n := testing.AllocsPerRun(1000, func() { rt.decide(rec, set, nil, &f, &v, nil, &d) }); n != 0 {
+		t.Errorf("%.2f allocations per kept record with the version header, want 0", n)
 	}
 }

@@ -61,6 +61,7 @@ type worker struct {
 	// shadow's cap filters never spend the live ones').
 	shadowVerdict rules.Verdict
 	dec           decision
+	hs            headerScratch // output headers (route.go)
 	consumed      prometheus.Counter
 	bytesIn       prometheus.Counter // flowsieve_bytes_consumed_total{topic}
 	// routedTo (exactly-once) is the offset after the last record
@@ -87,7 +88,7 @@ type entry struct {
 
 func newWorker(p *Pipeline, tp topicPartition) *worker {
 	part := strconv.Itoa(int(tp.partition))
-	return &worker{
+	w := &worker{
 		p:        p,
 		tp:       tp,
 		log:      p.log.With(zap.String("topic", tp.topic), zap.Int32("partition", tp.partition)),
@@ -98,6 +99,8 @@ func newWorker(p *Pipeline, tp topicPartition) *worker {
 		bytesIn:  p.m.bytesIn.WithLabelValues(tp.topic),
 		lag:      newLagTracker(p.m.lag.WithLabelValues(tp.topic, part)),
 	}
+	w.dec.hs = &w.hs
+	return w
 }
 
 func (w *worker) signal() {

@@ -131,7 +131,8 @@ func TestDocsNameOnlyRealConfigKeys(t *testing.T) {
 		"web.config.file",                            // the exporters' flag metrics.web_config_file stands for
 		"flowsieve.reason", "flowsieve.source.topic", // invalid-topic headers
 		"flowsieve.source.partition", "flowsieve.source.offset", "flowsieve.truncated",
-		"flowsieve.sample_rate", // the sample-rate header of sampled kept records
+		"flowsieve.sample_rate",   // the sample-rate header of sampled kept records
+		"flowsieve.rules_version", // the rules-version header of every output
 	}
 	isFile := func(name string) bool {
 		return slices.Contains([]string{".yaml", ".yml", ".json", ".md", ".go", ".txt", ".log", ".jsonl", ".rb", ".c", ".conf", ".test", ".prof", ".mod", ".sum", ".sh", ".toml", ".crt", ".key", ".pem"}, filepath.Ext(name))

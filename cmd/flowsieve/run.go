@@ -224,7 +224,15 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 			return fmt.Errorf("metrics.listen %s: %w", cfg.Metrics.Listen, err)
 		}
 		opts := processor.HTTPOptions{WebConfigFile: cfg.Metrics.WebConfigFile, Pprof: cfg.Metrics.Pprof,
-			ReadyWarnings: func() []string { return staleFeeds(fm.Status(), time.Now()) }}
+			ReadyWarnings: func() []string { return staleFeeds(fm.Status(), time.Now()) },
+			Rules: func() processor.RulesStatus {
+				st := processor.RulesStatus{Live: watcher.Status()}
+				if shadow != nil {
+					s := shadow.Status()
+					st.Shadow = &s
+				}
+				return st
+			}}
 		served := make(chan struct{})
 		go func() {
 			defer close(served)
@@ -236,7 +244,7 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 			cancel()
 			<-served
 		}()
-		paths := "/metrics, /healthz, /readyz"
+		paths := "/metrics, /healthz, /readyz, /rules"
 		if opts.Pprof {
 			paths += ", /debug/pprof/"
 		}
