@@ -339,14 +339,7 @@ func (l *loader) loadFeed(s *Set, item *yaml.Node) {
 			return
 		}
 	}
-	path := file
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(l.dir, path)
-	}
-	if abs, err := filepath.Abs(path); err == nil {
-		path = abs
-	}
-	s.files = append(s.files, path)
+	path := l.feedPath(s, file)
 	if l.ctx.Err() != nil {
 		l.errorf(f["file"], "feed %q: not read: %v", name, context.Cause(l.ctx))
 		return
@@ -566,6 +559,21 @@ func (l *loader) sampling(item *yaml.Node, f map[string]*yaml.Node, r *filterRul
 	}
 }
 
+// feedPath makes a feed or manifest path of the rule file absolute
+// (relative ones are relative to the rule file) and lists it among the
+// Set's files, for the watcher.
+func (l *loader) feedPath(s *Set, file string) string {
+	path := file
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(l.dir, path)
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	s.files = append(s.files, path)
+	return path
+}
+
 // loadManifests loads a feeds entry naming a file of GlobalThreatFeed
 // manifests: each becomes a feed named by its metadata.name, its table
 // from the feeds.Manager (pulled, cached, or empty while a first pull is
@@ -588,14 +596,7 @@ func (l *loader) loadManifests(s *Set, item *yaml.Node, f map[string]*yaml.Node)
 		}
 	}
 	at := f["globalthreatfeeds"]
-	path := file
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(l.dir, path)
-	}
-	if abs, err := filepath.Abs(path); err == nil {
-		path = abs
-	}
-	s.files = append(s.files, path)
+	path := l.feedPath(s, file)
 	if l.reading != nil {
 		l.reading.Store(&path)
 	}

@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -42,5 +46,38 @@ func TestConfigPrintHasNoFeedSecret(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "/etc/flowsieve/feed-secrets") {
 		t.Errorf("config print lacks feeds.secrets_dir:\n%s", out.String())
+	}
+}
+
+// TestFilterAndCheckPullFeeds: rules check and filter pull a
+// GlobalThreatFeed once at start, as run does, so a feed can be tried
+// offline against records.
+func TestFilterAndCheckPullFeeds(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(`{"domains": ["evil.example"]}`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "gtf.yaml"), []byte("apiVersion: projectcalico.org/v3\nkind: GlobalThreatFeed\nmetadata: {name: bad-domains}\n"+
+		"spec: {content: DomainNameSet, pull: {period: 1h, http: {url: '"+srv.URL+"/d.json?key=k', format: {json: {path: $.domains}}}}}\n"), 0o644)
+	rulesPath := filepath.Join(dir, "rules.yaml")
+	os.WriteFile(rulesPath, []byte("feeds:\n  - globalthreatfeeds: gtf.yaml\nthreats:\n  - {name: bad-domain, severity: high, when: {field: dest_domains, in_feed: bad-domains}}\n"), 0o644)
+
+	code, out, _ := runRules(t, "", "check", rulesPath)
+	want := "  feed bad-domains: DomainNameSet from " + srv.URL + "/d.json?…, json (path $.domains), pulled every 1h, 1 entries\n"
+	if code != exitOK || !strings.Contains(out, want) {
+		t.Errorf("rules check: exit %d\n%s\nwant %s", code, out, want)
+	}
+	threats := filepath.Join(dir, "threats.jsonl")
+	rec := `{"dest_ip":"192.0.2.1","dest_domains":["www.EVIL.example"]}` + "\n"
+	if code, _, errOut := runFilter(t, rec, "--rules", rulesPath, "--threats-out", threats); code != exitOK {
+		t.Fatalf("filter: exit %d: %s", code, errOut)
+	}
+	if data, _ := os.ReadFile(threats); !strings.Contains(string(data), `"feed":"bad-domains"`) {
+		t.Errorf("threats: %s", data)
+	}
+	srv.Close()
+	if code, out, _ := runRules(t, "", "check", rulesPath); code != exitFailure || !strings.Contains(out, `feed "bad-domains" (gtf.yaml:1): GET `+srv.URL+`/d.json?…: `) {
+		t.Errorf("rules check with the server down: exit %d\n%s", code, out)
 	}
 }
