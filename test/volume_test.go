@@ -41,28 +41,6 @@ filters:
 `, strings.Join(cidrs, ", "))
 }
 
-// gatheredSeries maps "name{label=value}" to the value of every counter.
-func gatheredSeries(t *testing.T, g prometheus.Gatherer) map[string]float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			key := mf.GetName()
-			for _, l := range m.GetLabel() {
-				key += "{" + l.GetName() + "=" + l.GetValue() + "}"
-			}
-			if c := m.GetCounter(); c != nil {
-				out[key] = c.GetValue()
-			}
-		}
-	}
-	return out
-}
-
 func withMetrics(reg *prometheus.Registry) pipelineOpt {
 	return func(c *processor.Config) { c.Metrics = processor.NewMetrics(reg) }
 }
@@ -187,19 +165,21 @@ func TestSampleHonestTotals(t *testing.T) {
 	if err := pl.stop(); err != nil {
 		t.Fatal(err)
 	}
-	m := gatheredSeries(t, reg)
-	for k, want := range map[string]float64{
-		"flowsieve_sample_seen_total{rule=sample-allowed}":        seen,
-		"flowsieve_sample_kept_total{rule=sample-allowed}":        float64(sampledKept),
-		"flowsieve_sample_bytes_total{rule=sample-allowed}":       trueBytes,
-		"flowsieve_bytes_consumed_total{topic=" + rawTopic + "}":  inBytes,
-		"flowsieve_bytes_produced_total{topic=" + keptTopic + "}": outBytes,
+	for _, c := range []struct {
+		name, labels string
+		want         float64
+	}{
+		{"flowsieve_sample_seen_total", "rule=sample-allowed", seen},
+		{"flowsieve_sample_kept_total", "rule=sample-allowed", float64(sampledKept)},
+		{"flowsieve_sample_bytes_total", "rule=sample-allowed", trueBytes},
+		{"flowsieve_bytes_consumed_total", "topic=" + rawTopic, inBytes},
+		{"flowsieve_bytes_produced_total", "topic=" + keptTopic, outBytes},
 	} {
-		if m[k] != want {
-			t.Errorf("%s = %v, want %v", k, m[k], want)
+		if got := gatherOf(t, reg, c.name)[c.labels]; got != c.want {
+			t.Errorf("%s{%s} = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	est := m["flowsieve_sample_bytes_estimated_total{rule=sample-allowed}"]
+	est := gatherOf(t, reg, "flowsieve_sample_bytes_estimated_total")["rule=sample-allowed"]
 	if e := math.Abs(est-trueBytes) / trueBytes; e > 0.05 {
 		t.Errorf("estimated bytes %v, true %v", est, trueBytes)
 	}
@@ -274,8 +254,7 @@ filters:
 	if err := pl.stop(); err != nil {
 		t.Fatal(err)
 	}
-	m := gatheredSeries(t, reg)
-	if got := m["flowsieve_sample_seen_total{rule=cap-per-namespace}"]; got != flood+3*steady {
+	if got := gatherOf(t, reg, "flowsieve_sample_seen_total")["rule=cap-per-namespace"]; got != flood+3*steady {
 		t.Errorf("cap seen %v, want %d", got, flood+3*steady)
 	}
 	t.Logf("flood: kept %d of %d; bytes true %v, estimated %v", floodKept, flood, floodBytes, floodEst)
@@ -340,8 +319,8 @@ filters: []
 	if err := pl.stop(); err != nil {
 		t.Fatal(err)
 	}
-	m := gatheredSeries(t, reg)
-	in, out := m["flowsieve_bytes_consumed_total{topic="+rawTopic+"}"], m["flowsieve_bytes_produced_total{topic="+keptTopic+"}"]
+	in := gatherOf(t, reg, "flowsieve_bytes_consumed_total")["topic="+rawTopic]
+	out := gatherOf(t, reg, "flowsieve_bytes_produced_total")["topic="+keptTopic]
 	if in != inBytes || out <= 0 || out*3 > in {
 		t.Errorf("bytes consumed %v (want %v), produced to kept %v: want under a third", in, inBytes, out)
 	}
