@@ -304,6 +304,7 @@ func reasonClass(err error) string {
 func (w *worker) route(e *entry, again bool) {
 	e.left.Store(1) // held until every output is handed to the producer
 	e.purges = w.p.recreated.count.Load()
+	e.deadline.Store(w.delivery.context(w.p.cfg.DeliveryTimeout))
 	defer e.left.Add(-1)
 	var set, shadow *rules.Set
 	if !w.p.cfg.Copy {
@@ -337,23 +338,24 @@ func (w *worker) apply(e *entry, d *decision, again bool) {
 
 func (w *worker) count(d *decision) {
 	m := w.p.m
-	w.bytesIn.Add(float64(d.inBytes))
+	t := &w.tally // the totals, added to m per batch (flushCounts)
+	t.bytesIn += int64(d.inBytes)
 	switch { // none of the three in copy mode
 	case d.invalid:
 		m.parseErrors.WithLabelValues(d.reason).Inc()
-		m.invalid.Add(1)
+		t.invalid++
 	case d.dropped:
 		m.rules.counters(d.set, w.p.cfg.Rules).by[seriesDropped][d.dropRule].Inc()
-		m.drops.Add(1)
+		t.drops++
 	case d.kept:
-		m.kept.Add(1)
+		t.kept++
 	}
 	if d.flagged {
 		byRule := m.rules.counters(d.set, w.p.cfg.Rules).by[seriesFlagged]
 		for _, h := range d.threats {
 			byRule[h.Rule].Inc()
 		}
-		m.flags.Add(1)
+		t.flags++
 	}
 	if len(d.samples) > 0 {
 		m.rules.counters(d.set, w.p.cfg.Rules).countSamples(d.set, d.samples, d.flowBytes)

@@ -340,14 +340,16 @@ func (t *transactor) dispatch(p *Pipeline, fetches kgo.Fetches) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for _, r := range fp.Records {
-				again := r.Offset < w.routedTo
+			es := w.newEntries(fp.Records, polled)
+			w.delivery.renew(p.cfg.DeliveryTimeout)
+			for i := range es {
+				again := es[i].rec.Offset < w.routedTo
 				if !again {
-					w.consumed.Inc()
-					p.m.in.Add(1)
+					w.tally.in++
 				}
-				w.route(&entry{rec: r, polled: polled, w: w}, again)
+				w.route(&es[i], again)
 			}
+			w.flushCounts()
 			w.routedTo = max(w.routedTo, last.Offset+1)
 		}()
 	})
