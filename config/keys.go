@@ -128,7 +128,7 @@ var keys = []key{
 		field: func(c *Config) any { return &c.Output.Format }},
 	{name: "output.fields", usage: "kept records keep only these fields, written as JSON (a leading - removes a field instead; $.a.b names nested members); empty: all, as they came",
 		field: func(c *Config) any { return &c.Output.Fields }},
-	{name: "output.compression", usage: "producer compression: none, gzip, snappy, lz4 or zstd",
+	{name: "output.compression", usage: "producer compression: none, gzip, snappy, lz4 or zstd (snappy: the cheapest in CPU that still saves most bytes; see docs/benchmarks.md)",
 		field: func(c *Config) any { return &c.Output.Compression }},
 	{name: "output.linger", usage: "how long the producer waits to fill a batch",
 		field: func(c *Config) any { return &c.Output.Linger }},

@@ -122,7 +122,7 @@ type Config struct {
 const (
 	DefaultClientID           = "flowsieve"
 	DefaultSessionTimeout     = 45 * time.Second
-	DefaultCompression        = "lz4"
+	DefaultCompression        = "snappy"
 	DefaultLinger             = 5 * time.Millisecond
 	DefaultBatchMaxBytes      = 1 << 20
 	DefaultDeliveryTimeout    = 2 * time.Minute
