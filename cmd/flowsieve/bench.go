@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"runtime"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/flowsieve/flowsieve/codec"
 	"github.com/flowsieve/flowsieve/codec/flowgen"
-	"github.com/flowsieve/flowsieve/internal/embedkafka"
 	"github.com/flowsieve/flowsieve/processor"
 	"github.com/flowsieve/flowsieve/rules"
 )
@@ -29,6 +26,10 @@ type benchParams struct {
 	profiles    profiles
 	rounds      int
 	delivery    string
+	// brokers, when set, is the user's cluster to measure on instead of
+	// an embedded broker; configFile's kafka section (TLS, SASL) applies.
+	brokers    []string
+	configFile string
 }
 
 // benchCmd measures the pipeline end to end on an embedded broker: it loads
@@ -36,10 +37,12 @@ type benchParams struct {
 // end of the input, then runs a copy pipeline (consume and re-produce, no
 // parsing, same client settings) over the same input, and prints both rates
 // and their ratio.
-const benchUsage = `usage: flowsieve bench [--records N] [--format text,json] [--delivery MODE] [flags]
+const benchUsage = `usage: flowsieve bench [--records N] [--format text,json] [--delivery MODE] [--brokers host:9092 [--config FILE]] [flags]
 
-Measures the pipeline end to end on an embedded broker against a copy
-pipeline (consume and re-produce) over the same input.`
+Measures the pipeline end to end against a copy pipeline (consume and
+re-produce) over the same input: on an embedded broker, or with --brokers on
+your own cluster, where it creates uniquely named topics (flowsieve-bench-*)
+and deletes them, and its consumer groups, when it ends.`
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("flowsieve bench", pflag.ContinueOnError)
@@ -49,11 +52,13 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringSliceVar(&p.formats, "format", []string{"text", "json"}, "record formats to measure: text, json")
 	fs.IntVar(&p.partitions, "partitions", 6, "partitions of the input and output topics")
 	fs.StringVar(&p.rulesFile, "rules", "config/rules.yaml", "rule file the pipeline judges with")
-	fs.StringVar(&p.compression, "compression", "lz4", "producer compression for both pipelines")
+	fs.StringVar(&p.compression, "compression", processor.DefaultCompression, "producer compression for both pipelines")
 	fs.StringVar(&p.dataDir, "data-dir", "", "embedded broker data directory (default: a temporary directory, removed afterwards)")
 	fs.IntVar(&p.rounds, "rounds", 2, "timed runs of each pipeline; the best of each is compared")
 	p.profiles.register(fs, false)
 	fs.StringVar(&p.delivery, "delivery", "at_least_once", "delivery mode of both pipelines: at_least_once or exactly_once (transactions, default knobs)")
+	fs.StringSliceVar(&p.brokers, "brokers", nil, "measure on this Kafka cluster instead of an embedded broker (topics flowsieve-bench-* are created and deleted)")
+	fs.StringVarP(&p.configFile, "config", "c", "", "with --brokers: a flowsieve config file whose kafka section (tls, sasl, client_id) the clients use")
 	if code, ok := parsePflags(fs, args, benchUsage, stderr); !ok {
 		return code
 	}
@@ -67,7 +72,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitUsage
 		}
 	}
-	if err := refuseClobber(nil, p.profiles.outputs(), []string{p.rulesFile}); err != nil {
+	if p.configFile != "" && len(p.brokers) == 0 {
+		fmt.Fprintln(stderr, "flowsieve bench: --config is for --brokers (the embedded broker needs no connection settings)")
+		return exitUsage
+	}
+	if err := refuseClobber(nil, p.profiles.outputs(), []string{p.rulesFile, p.configFile}); err != nil {
 		fmt.Fprintf(stderr, "flowsieve bench: %v\n", err)
 		return exitUsage
 	}
@@ -92,39 +101,31 @@ func bench(ctx context.Context, p benchParams, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("loading rules: %w", err)
 	}
-	dir := p.dataDir
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "flowsieve-bench-"); err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-	}
-	b, err := embedkafka.Start(embedkafka.Config{Listen: "127.0.0.1:0", DataDir: dir, Partitions: p.partitions})
+	c, err := openBenchCluster(ctx, p, out)
 	if err != nil {
 		return err
 	}
-	defer b.Close()
-	fmt.Fprintf(out, "flowsieve bench: %d records per format, %d partitions, compression %s, delivery %s, GOMAXPROCS %d, embedded broker %s (data in %s)\n",
-		p.records, p.partitions, p.compression, p.delivery, runtime.GOMAXPROCS(0), b.Addr(), dir)
+	defer c.close()
 
 	for _, format := range p.formats {
-		in := "bench." + format + ".raw"
-		outs := []string{"bench." + format + ".kept", "bench." + format + ".threats", "bench." + format + ".invalid", "bench." + format + ".copy"}
-		if err := b.CreateTopics(p.partitions, 0, 0, append([]string{in}, outs...)...); err != nil {
+		in := c.prefix + format + ".raw"
+		outs := []string{c.prefix + format + ".kept", c.prefix + format + ".threats", c.prefix + format + ".invalid", c.prefix + format + ".copy"}
+		if err := c.createTopics(ctx, p.partitions, append([]string{in}, outs...)...); err != nil {
 			return err
 		}
-		loaded, bytes, err := loadRecords(ctx, b.Addr(), in, format, p.records)
+		loaded, bytes, err := loadRecords(ctx, c, in, format, p.records)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "\n%s: loaded %d records, %.0f bytes/record on average, in %s\n",
 			format, p.records, float64(bytes)/float64(p.records), loaded.Round(time.Millisecond))
 
-		if err := readAll(ctx, b.Addr(), in, int64(p.records)); err != nil {
+		if err := readAll(ctx, c, in, int64(p.records)); err != nil {
 			return fmt.Errorf("warm-up read: %w", err)
 		}
 		base := processor.Config{
-			Brokers:        []string{b.Addr()},
+			Brokers:        c.brokers,
+			ClientOpts:     c.opts,
 			Topics:         []string{in},
 			Compression:    p.compression,
 			CommitInterval: 100 * time.Millisecond,
@@ -142,14 +143,15 @@ func bench(ctx context.Context, p benchParams, out io.Writer) error {
 				cfg := base
 				cfg.Copy = copyMode
 				if copyMode {
-					cfg.Group = fmt.Sprintf("bench-%s-copy-%d", format, round)
+					cfg.Group = fmt.Sprintf("%s%s-copy-%d", c.prefix, format, round)
 					cfg.KeptTopic = outs[3]
 				} else {
-					cfg.Group = fmt.Sprintf("bench-%s-flowsieve-%d", format, round)
+					cfg.Group = fmt.Sprintf("%s%s-flowsieve-%d", c.prefix, format, round)
 					cfg.KeptTopic, cfg.ThreatsTopic, cfg.InvalidTopic = outs[0], outs[1], outs[2]
 					cfg.Rules = func() *rules.Set { return set }
 				}
-				d, first, err := runUntilCommitted(ctx, cfg, in, int64(p.records))
+				c.groups = append(c.groups, cfg.Group)
+				d, first, err := runUntilCommitted(ctx, c, cfg, in, int64(p.records))
 				if err != nil {
 					return fmt.Errorf("%s pipeline: %w", map[bool]string{false: "flowsieve", true: "copy"}[copyMode], err)
 				}
@@ -175,9 +177,8 @@ func bench(ctx context.Context, p benchParams, out io.Writer) error {
 
 // loadRecords produces n synthetic records into topic, round-robin over
 // its partitions.
-func loadRecords(ctx context.Context, broker, topic, format string, n int) (time.Duration, int64, error) {
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(broker),
+func loadRecords(ctx context.Context, c *benchCluster, topic, format string, n int) (time.Duration, int64, error) {
+	cl, err := c.client(
 		kgo.DefaultProduceTopic(topic),
 		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
 		kgo.ProducerLinger(5*time.Millisecond),
@@ -216,8 +217,8 @@ func loadRecords(ctx context.Context, broker, topic, format string, n int) (time
 
 // readAll reads topic to its end once with a plain consumer, so the timed
 // runs all find the broker's segments warm.
-func readAll(ctx context.Context, broker, topic string, total int64) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+func readAll(ctx context.Context, c *benchCluster, topic string, total int64) error {
+	cl, err := c.client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		return err
 	}
@@ -234,8 +235,8 @@ func readAll(ctx context.Context, broker, topic string, total int64) error {
 
 // runUntilCommitted runs a pipeline from the start of topic and returns how
 // long it took for the group's committed offsets to reach total.
-func runUntilCommitted(ctx context.Context, cfg processor.Config, topic string, total int64) (time.Duration, time.Duration, error) {
-	adm, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
+func runUntilCommitted(ctx context.Context, c *benchCluster, cfg processor.Config, topic string, total int64) (time.Duration, time.Duration, error) {
+	adm, err := c.client()
 	if err != nil {
 		return 0, 0, err
 	}
