@@ -70,7 +70,9 @@
 // and commits before partitions go. A failed produce stalls its partition:
 // nothing after it is committed, and once nothing is in flight every
 // unacknowledged record from the failed one on is routed again, after a
-// back-off, and its fetching pauses meanwhile. Records consumed but not
+// back-off (the oldest alone first, the rest once it is acknowledged, so
+// that an output recovering mid-retry keeps the order), and its fetching
+// pauses meanwhile. Records consumed but not
 // acknowledged are capped for the whole process (MaxInflightRecords,
 // MaxInflightBytes; budget.go): at a cap the poll loop stops polling.
 //

@@ -55,8 +55,12 @@ type worker struct {
 	fifo     []*entry
 	head     int
 	backoff  backoff
-	flow     codec.Flow
-	verdict  rules.Verdict
+	// resend is what a retry routes again once its first record (the
+	// probe) is acknowledged; see retry.
+	resend  []*entry
+	probe   *entry
+	flow    codec.Flow
+	verdict rules.Verdict
 	// shadowVerdict is the shadow rules' verdict (its own Caps: the
 	// shadow's cap filters never spend the live ones').
 	shadowVerdict rules.Verdict
@@ -239,6 +243,12 @@ func (w *worker) run() {
 			}
 			continue
 		}
+		if w.resend != nil {
+			if w.probe.left.Load() != 0 {
+				continue // the probe is in flight: nothing may overtake it
+			}
+			w.resendRest()
+		}
 		w.processQueued()
 		w.advance()
 	}
@@ -356,7 +366,25 @@ func (w *worker) retry() {
 	w.delivery.renew(w.p.cfg.DeliveryTimeout)
 	pending := w.fifo[w.head:]
 	w.log.Info("retrying partition after produce failure", zap.Int("records", len(pending)), zap.Duration("backoff", w.backoff.d))
-	for _, e := range pending {
+	// The oldest record goes alone first, and the rest only once its
+	// outputs are acknowledged: if the output topic came back while the
+	// whole backlog was in flight, its first batches could fail and the
+	// later ones succeed, putting later records ahead of earlier ones.
+	if len(pending) == 0 {
+		return
+	}
+	// A copy: advance may move fifo's entries meanwhile.
+	w.probe, w.resend = pending[0], append([]*entry{}, pending[1:]...)
+	w.probe.failed.Store(false)
+	w.route(w.probe, true)
+}
+
+// resendRest routes again the records a retry held back behind its probe.
+func (w *worker) resendRest() {
+	rest := w.resend
+	w.probe, w.resend = nil, nil
+	w.delivery.renew(w.p.cfg.DeliveryTimeout)
+	for _, e := range rest {
 		e.failed.Store(false)
 		w.route(e, true)
 	}
