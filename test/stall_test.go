@@ -36,19 +36,7 @@ func TestProduceFailureStalls(t *testing.T) {
 		}
 		e.broker.Cluster().KeepControl()
 		refused.Store(true)
-		resp := r.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range r.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic, st.TopicID = rt.Topic, rt.TopicID
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		return refuseProduce(r, kerr.TopicAuthorizationFailed), nil, true
 	})
 
 	reg := prometheus.NewRegistry()
@@ -126,4 +114,22 @@ func counterWith(t *testing.T, g prometheus.Gatherer, name, label, value string)
 		}
 	}
 	return sum
+}
+
+// refuseProduce answers a produce request with err for every partition
+// it writes to.
+func refuseProduce(r *kmsg.ProduceRequest, err *kerr.Error) *kmsg.ProduceResponse {
+	resp := r.ResponseKind().(*kmsg.ProduceResponse)
+	for _, rt := range r.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.ErrorCode = err.Code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
 }
