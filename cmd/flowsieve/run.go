@@ -276,6 +276,9 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 				if err := watcher.Reload(); err != nil {
 					log.Error("SIGHUP: rules reload failed; previous rules keep serving", zap.Error(err))
 				}
+				// And every pulled feed now, rather than at its next
+				// period or back-off.
+				fm.PullAll()
 				if shadow != nil {
 					if err := shadow.Reload(); err != nil {
 						log.Error("SIGHUP: shadow rules reload failed; previous shadow rules keep serving", zap.Error(err))

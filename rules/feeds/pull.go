@@ -381,16 +381,29 @@ func (m *Manager) loop(ctx context.Context, p *pulled) {
 	}
 }
 
-// PullNow asks Run's loop to pull the feed now (tests, and a SIGHUP).
+// PullNow asks Run's loop to pull the feed now, whatever its back-off.
 func (m *Manager) PullNow(name string) {
 	m.mu.Lock()
 	p := m.feeds[name]
 	m.mu.Unlock()
 	if p != nil {
-		select {
-		case p.kick <- struct{}{}:
-		default:
-		}
+		p.kickNow()
+	}
+}
+
+// PullAll asks Run's loops to pull every feed now (SIGHUP).
+func (m *Manager) PullAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.feeds {
+		p.kickNow()
+	}
+}
+
+func (p *pulled) kickNow() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
 	}
 }
 
