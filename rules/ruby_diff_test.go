@@ -101,13 +101,19 @@ func TestRubyDifferential(t *testing.T) {
 	}
 	// Regex dialect on strings.
 	values := []string{"", "dev", "devops", "kube-dev", "a\nb", "A\nB", "nginx-internet-1", "x nginx-internet", "\v", " ", "\t",
-		"é", "٣", "abc123", "ABC", "a.b", "aab", "foobar", "foobaz", "c0ffee", "{,2}", "aac", "a{,2}c", "line1\nline2\n", "#{x}", "ß"}
+		"é", "٣", "abc123", "ABC", "a.b", "aab", "foobar", "foobaz", "c0ffee", "{,2}", "aac", "a{,2}c", "line1\nline2\n", "#{x}", "ß",
+		"café", "cafe\u0301", "Ⅻ", "\u00a0", "\u0085", "\u00ad", "$", "_", "ǅ", "ª", "\U0001D400", "aaa", "aaaaa", "abab", "x\u3000y", "~`", "Ⓐ", "\u0301", "\u2028"}
 	patterns := []string{"dev", "^dev$", "^dev", "dev$", `\Adev\z`, "^b", "a$", "a.b", "(?m)a.b", "(?i)a.b", "(?im)A.B", `\d`, `\D`, `\w+`,
 		`\W`, `\s`, `\S`, `\h+`, `\H`, `^\h+$`, "a{,2}c", "^a{,2}c$", "a{2}", "a{1,}", "[a-c]+", `[^\d]`, `[\s]`, `[\w.]+`, `\bdev\b`,
 		"foo(?=bar)", "foo(?!bar)", "(?<=a)b", "(?<!a)b", `(a)\1`, `(?<x>a)\k<x>`, "(?>a+)b", "(?#c)dev", `\e`, `\x41`, `\u00e9`,
 		`\u{e9}`, `\p{L}+`, `\p{^L}`, `\P{Nd}`, "(?i)É", "(?i)ß", "[[:alpha:]]", "a*+", "(?x) a", `\Z`, "a\\Z", `\z`, "^$", "$", "^",
 		`\.`, `a|b`, "(a|b)c", "(?i:A)b", "(?-i)a", "[]a]", `[\]]`, "\\/", "x*?", "x+?", "x??", `\#`, `\{`, "a{", "{2}",
-		`(?<name>x)`, `(?'n'x)`, `\cA`, `\0`, `[a&&b]`, `[a[b]]`}
+		`(?<name>x)`, `(?'n'x)`, `\cA`, `\0`, `[a&&b]`, `[a[b]]`,
+		// Possessive quantifiers and POSIX brackets, with Onigmo's meaning.
+		"a++", "a*+a", "a?+a", "^a++$", "(ab)++", `\d++1`, "^a{1,2}+$", "a{2}+", "(?i)A++", "[ab]*+b",
+		"^[[:alpha:]]+$", "[[:alpha:]]", "[[:digit:]]", "[[:alnum:]]+", "^[[:upper:]]", "[[:lower:]]", "[[:space:]]", "[[:blank:]]",
+		"[[:cntrl:]]", "[[:punct:]]", "^[[:xdigit:]]+$", "^[[:word:]]+$", "[[:ascii:]]", "^[^[:alpha:]]+$", "[[:alpha:][:digit:]]+",
+		"(?<=[[:alpha:]])b", "[[:^alpha:]]", "[[:graph:]]"}
 	for _, p := range patterns {
 		for _, v := range values {
 			b, _ := json.Marshal(map[string]string{"v": v})

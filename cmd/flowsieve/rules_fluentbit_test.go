@@ -127,3 +127,24 @@ func TestMigrationPathOnRealRecords(t *testing.T) {
 		t.Errorf("summary does not name the dropping rule:\n%s", stderr.String())
 	}
 }
+
+// A fluent-bit-filters ConfigMap with only a dns key: the cluster filters
+// no flow, and the import writes rules that keep every flow, warning on
+// stderr which keys the ConfigMap has; exit 0.
+func TestRulesImportFluentBitNoFlowKey(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "cm.yaml")
+	os.WriteFile(in, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fluent-bit-filters\n  namespace: tigera-operator\ndata:\n  dns: |\n    - name: grep\n      exclude: qname ^example\n"), 0o644)
+	out := filepath.Join(dir, "rules.yaml")
+	var stdout, stderr bytes.Buffer
+	if code := rulesImportFluentBit([]string{in, "-o", out}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), `has no key "flow" (it has: dns)`) {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+	code, kept, errOut := runFilter(t, `{"source_namespace":"dev"}`+"\n", "--rules", out)
+	if code != exitOK || kept != `{"source_namespace":"dev"}`+"\n" {
+		t.Errorf("the imported rules do not keep the flow: exit %d, %q, %s", code, kept, errOut)
+	}
+}

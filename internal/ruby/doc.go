@@ -4,8 +4,9 @@
 //
 //   - Onigmo regexes (Ruby's Regexp; Fluent Bit links Onigmo too):
 //     Compile translates a pattern to Go's RE2 with the same meaning, or,
-//     when it needs look-around, back-references or atomic groups, to
-//     regexp2's (.NET) syntax, run with a time budget per match
+//     when it needs look-around, back-references, atomic groups or
+//     possessive quantifiers (atomic groups there), to regexp2's (.NET)
+//     syntax; POSIX brackets keep Onigmo's Unicode meaning (posixBracket); run with a time budget per match
 //     (MatchBudget; timeouts are counted, see Timeouts). What neither
 //     engine expresses exactly is refused with the reason: a filter that
 //     silently matched something else would be worse than an import that

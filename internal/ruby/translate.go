@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/flowsieve/flowsieve/internal/quote"
@@ -23,9 +24,16 @@ import (
 //   - Ruby's (?m) is dot-matches-newline: it becomes (?s).
 //   - {,n} is {0,n} in Ruby (a literal in Go).
 //   - \e, \cX, \uHHHH, \u{H H}, \xH become forms Go/.NET read the same.
-//   - refused: possessive quantifiers, nested quantifiers, \G \K \R \X \g
+//   - possessive quantifiers (a*+ a++ a?+: match and never give back)
+//     become atomic groups, (?>a*), on regexp2. a{n,m}+ is not possessive
+//     in Ruby's syntax (only in Onigmo's Java syntax): it repeats the
+//     interval, (?:a{n,m})+, which RE2 reads.
+//   - POSIX brackets ([[:alpha:]]) are Unicode-aware in Ruby under UTF-8
+//     and ASCII in Go: they become the Unicode categories and properties
+//     Onigmo defines them by (posixClass).
+//   - refused: other nested quantifiers, \G \K \R \X \g
 //     \y-style unknown escapes, class intersections (&&), nested classes,
-//     POSIX brackets ([[:alpha:]] is Unicode in Ruby, ASCII in Go), (?x),
+//     negated POSIX brackets and [[:graph:]] [[:print:]], (?x),
 //     (?a) (?d) (?u), conditionals, the absent operator, raw bytes \x80+.
 type rubyTranslation struct {
 	pattern   string
@@ -133,10 +141,17 @@ func (t *rubyTranslator) run() (string, error) {
 	}
 	// The previous item was a quantifier (lastQuant), or a quantifier with
 	// its lazy '?' (lastLazy): what may follow differs between Ruby and Go.
+	// atom is where the last atom (what a quantifier repeats: a
+	// character, a class, a group) starts in out, for the rewrites of
+	// possessive and repeated-interval quantifiers; groups holds where
+	// each open group starts.
 	lastQuant, lastLazy := false, false
+	atom := 0
+	var groups []int
 	for t.i < len(t.src) {
 		c := t.src[t.i]
 		quant, lazy := false, false
+		itemStart := t.out.Len()
 		afterOptions := t.optionGroup
 		t.optionGroup = false
 		if afterOptions && (c == '*' || c == '+' || c == '?' || c == '{' && t.isInterval()) {
@@ -164,14 +179,38 @@ func (t *rubyTranslator) run() (string, error) {
 			if err := t.group(); err != nil {
 				return "", err
 			}
+			// A group left open ((?:, (?<n>, (?=, ...) closes at its
+			// ')'; an option group (?i) and a comment are done.
+			if w := t.out.String()[itemStart:]; w != "" && !strings.HasSuffix(w, ")") {
+				groups = append(groups, itemStart)
+			}
+		case ')':
+			if n := len(groups); n > 0 {
+				itemStart = groups[n-1]
+				groups = groups[:n-1]
+			}
+			t.copyChar()
 		case '*', '+', '?':
 			switch {
 			case lastLazy:
 				return "", t.fail("nested quantifier")
 			case lastQuant && c == '?':
 				lazy = true
-			case lastQuant && c == '+' && t.i > 0 && t.src[t.i-1] != '}':
-				return "", t.fail("possessive quantifier (%s) has no RE2 or regexp2 equivalent", t.src[t.i-1:t.i+1])
+			case lastQuant && c == '+' && t.src[t.i-1] != '}':
+				// Possessive: the atom and its quantifier, atomic.
+				if t.target == targetGo {
+					return "", needsBacktrack{}
+				}
+				t.wrap(atom, "(?>", ")")
+				t.i++
+				lastQuant, lastLazy = false, false
+				continue
+			case lastQuant && c == '+':
+				// a{n,m}+ repeats the interval (Ruby syntax).
+				t.wrap(atom, "(?:", ")+")
+				t.i++
+				lastQuant, lastLazy = true, false
+				continue
 			case lastQuant:
 				return "", t.fail("nested quantifier")
 			}
@@ -192,9 +231,22 @@ func (t *rubyTranslator) run() (string, error) {
 		default:
 			t.copyChar()
 		}
+		if !quant {
+			atom = itemStart
+		}
 		lastQuant, lastLazy = quant, lazy
 	}
 	return t.out.String(), nil
+}
+
+// wrap puts what out holds from offset from on between open and close.
+func (t *rubyTranslator) wrap(from int, open, close string) {
+	s := t.out.String()
+	t.out.Reset()
+	t.out.WriteString(s[:from])
+	t.out.WriteString(open)
+	t.out.WriteString(s[from:])
+	t.out.WriteString(close)
 }
 
 // copyChar copies the character at t.i, which means itself in both
@@ -373,7 +425,11 @@ func (t *rubyTranslator) class() error {
 			t.i++
 		case c == '[':
 			if strings.HasPrefix(t.src[t.i:], "[:") {
-				return t.fail("POSIX bracket %s is Unicode-aware in Ruby and ASCII in Go; write the characters out (e.g. [0-9] for [[:digit:]])", t.src[t.i:min(len(t.src), t.i+10)])
+				if err := t.posixBracket(); err != nil {
+					return err
+				}
+				first = false
+				continue
 			}
 			return t.fail("nested character classes are not supported")
 		case c == '&' && strings.HasPrefix(t.src[t.i:], "&&"):
@@ -389,6 +445,114 @@ func (t *rubyTranslator) class() error {
 	}
 	t.i = start
 	return t.fail("unterminated character class")
+}
+
+// posixBracket translates [:name:] at t.i, inside a class, into the
+// characters Onigmo gives it under UTF-8 (Unicode-aware, unlike Go's
+// ASCII [[:alpha:]]), from doc/RE and enc/unicode.c:
+//
+//	alpha  Alphabetic: L, Nl, Other_Alphabetic   digit  Nd
+//	alnum  alpha and Nd                          xdigit 0-9 A-F a-f
+//	upper  Uppercase: Lu, Other_Uppercase        lower  Lowercase: Ll, Other_Lowercase
+//	space  White_Space                           blank  Zs and tab
+//	cntrl  Cc                                    punct  P and $+<=>^`|~
+//	word   alpha, M, Nd, Pc                      ascii  U+0000-U+007F
+//
+// Categories go as \p{..}, which both engines read; the properties Go's
+// regexp has no name for are written out as ranges from Go's Unicode
+// tables. A negated bracket ([:^alpha:]) and graph and print (defined by
+// set differences) are refused.
+func (t *rubyTranslator) posixBracket() error {
+	end := strings.Index(t.src[t.i:], ":]")
+	if end < 0 {
+		return t.fail("unterminated POSIX bracket")
+	}
+	name := t.src[t.i+2 : t.i+end]
+	if strings.HasPrefix(name, "^") {
+		return t.fail("negated POSIX bracket [:%s:] is not supported; negate the class instead ([^[:%s:]])", name, name[1:])
+	}
+	var cats []string
+	var props []*unicode.RangeTable
+	var ascii string
+	switch name {
+	case "alpha":
+		cats, props = []string{"L", "Nl"}, []*unicode.RangeTable{unicode.Other_Alphabetic}
+	case "alnum":
+		cats, props = []string{"L", "Nl", "Nd"}, []*unicode.RangeTable{unicode.Other_Alphabetic}
+	case "digit":
+		cats = []string{"Nd"}
+	case "xdigit":
+		ascii = classHex
+	case "upper":
+		cats, props = []string{"Lu"}, []*unicode.RangeTable{unicode.Other_Uppercase}
+	case "lower":
+		cats, props = []string{"Ll"}, []*unicode.RangeTable{unicode.Other_Lowercase}
+	case "space":
+		props = []*unicode.RangeTable{unicode.White_Space}
+	case "blank":
+		cats, ascii = []string{"Zs"}, `\t`
+	case "cntrl":
+		cats = []string{"Cc"}
+	case "punct":
+		cats, ascii = []string{"P"}, `$+<=>^\x60|~`
+	case "word":
+		cats, props = []string{"L", "Nl", "M", "Nd", "Pc"}, []*unicode.RangeTable{unicode.Other_Alphabetic}
+	case "ascii":
+		ascii = `\x00-\x7F`
+		if t.target == targetNET {
+			ascii = `\u0000-\u007F`
+		}
+	case "graph", "print":
+		return t.fail("POSIX bracket [:%s:] is not supported (Onigmo defines it by set differences); write the class out", name)
+	default:
+		return t.fail("unknown POSIX bracket [:%s:]", name)
+	}
+	for _, c := range cats {
+		t.out.WriteString(`\p{` + c + `}`)
+	}
+	if ascii != "" {
+		if t.target == targetNET {
+			ascii = strings.ReplaceAll(ascii, `\x60`, "`")
+		}
+		t.out.WriteString(ascii)
+	}
+	for _, tab := range props {
+		t.writeRanges(tab)
+	}
+	t.i += end + 2
+	return nil
+}
+
+// writeRanges writes a Unicode table's code points as class ranges: ASCII
+// ones escaped, the others as themselves (both engines read a character
+// beyond the BMP in a class; .NET's \u escape cannot name one).
+func (t *rubyTranslator) writeRanges(tab *unicode.RangeTable) {
+	one := func(r rune) {
+		if r < utf8.RuneSelf {
+			t.writeRune(r)
+		} else {
+			t.out.WriteRune(r)
+		}
+	}
+	span := func(lo, hi, stride rune) {
+		if stride == 1 {
+			one(lo)
+			if hi > lo {
+				t.out.WriteByte('-')
+				one(hi)
+			}
+			return
+		}
+		for r := lo; r <= hi; r += stride {
+			one(r)
+		}
+	}
+	for _, r := range tab.R16 {
+		span(rune(r.Lo), rune(r.Hi), rune(r.Stride))
+	}
+	for _, r := range tab.R32 {
+		span(rune(r.Lo), rune(r.Hi), rune(r.Stride))
+	}
 }
 
 // escape translates the escape at t.i, by family.

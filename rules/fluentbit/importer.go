@@ -137,6 +137,14 @@ func readFilters(file string, data []byte, opt Options, res *Result) ([]Filter, 
 			res.Notes = append(res.Notes, Finding{at(cm.Line), fmt.Sprintf("the operator reads only the keys flow and dns of %s; key %s is imported as if it were read with tag %s", cm.Name, opt.Key, opt.Tag)})
 		}
 		e, ok := cm.Get(opt.Key)
+		if _, read := OperatorKeys[opt.Key]; !ok && read {
+			// The operator adds no grep filter for a key the ConfigMap
+			// lacks: the cluster keeps every record of that tag.
+			res.Warnings = append(res.Warnings, Finding{at(cm.Line), fmt.Sprintf(
+				"ConfigMap %s has no key %q (it has: %s): the operator adds no filter for tag %s, so every record is kept; the imported rules keep every record too",
+				cm.Name, opt.Key, strings.Join(cm.Keys(), ", "), opt.Tag)})
+			return nil, nil
+		}
 		if !ok {
 			return nil, fmt.Errorf("%s: ConfigMap %s has no key %q (it has: %s)", file, cm.Name, opt.Key, strings.Join(cm.Keys(), ", "))
 		}

@@ -180,7 +180,6 @@ func TestRefused(t *testing.T) {
 		{"classic without value", "[FILTER]\n    Name grep\n    Match\n", "f:3: undefined value"},
 		{"classic indentation", "[FILTER]\n    Name grep\n  Match flows\n", "f:3: invalid indentation level"},
 		{"fluentd manifest", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fluentd-filters}\ndata: {flow: x}\n", "import-fluentd"},
-		{"missing key", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fluent-bit-filters}\ndata: {dns: x}\n", `has no key "flow"`},
 		{"nothing known", "hello: world\n", "not a Fluent Bit config"},
 		{"yaml includes", "includes:\n  - filters.yaml\npipeline:\n  inputs: []\n", "f:1: includes: included files are not followed"},
 	} {
@@ -197,8 +196,8 @@ func TestRefused(t *testing.T) {
 // is refused at its line, rather than written into a rule file that
 // rules check would reject.
 func TestUntranslatable(t *testing.T) {
-	_, err := Import("f", []byte("- name: grep\n  exclude: proto ud++p\n"), Options{})
-	if err == nil || !strings.Contains(err.Error(), "f:2: exclude proto ud++p: flowsieve cannot run this rule") {
+	_, err := Import("f", []byte("- name: grep\n  exclude: proto ud[[:graph:]]p\n"), Options{})
+	if err == nil || !strings.Contains(err.Error(), "f:2: exclude proto ud[[:graph:]]p: flowsieve cannot run this rule") {
 		t.Errorf("error %v", err)
 	}
 }

@@ -181,16 +181,16 @@ func TestTranslateKey(t *testing.T) {
 // The lint's "runs on the backtracking engine" warning asks package ruby's
 // translator, which the rules engine runs the pattern with: Ruby spellings
 // RE2 has (\h, \e, \uHHHH) stay on RE2; look-around and back-references
-// need the backtracking engine; a possessive quantifier (a++, Onigmo's
-// "match and never give back") has no equivalent in either engine and is
-// refused (the rule does not load), so it gets no warning either. The
-// importer's former rewrite called a++ "runs on the backtracking engine".
+// need the backtracking engine, and so does a possessive quantifier (a++,
+// Onigmo's "match and never give back", an atomic group there); a POSIX
+// bracket is Unicode classes RE2 has; what the translator refuses (the
+// rule does not load) gets no warning.
 func TestBacktrackingPatterns(t *testing.T) {
 	const re2, backtrack, refused = "re2", "backtrack", "refused"
 	for p, want := range map[string]string{
 		`^\h+$`: re2, `\e\[0m`: re2, `\u00e9t\u00e9`: re2, `a\\h`: re2, `(?i)dev`: re2,
 		`^(?!dev)`: backtrack, `(a)\1`: backtrack, `x(?<=y)`: backtrack, `a\Z`: backtrack,
-		`a++`: refused, `[[:alpha:]]`: refused,
+		`a++`: backtrack, `[[:alpha:]]`: re2, `[[:graph:]]`: refused, `a**`: refused,
 	} {
 		got := re2
 		if re, err := ruby.Compile(p); err != nil {
