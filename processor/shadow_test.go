@@ -2,11 +2,15 @@ package processor
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/flowsieve/flowsieve/codec"
@@ -184,4 +188,54 @@ func BenchmarkDecideShadow(b *testing.B) {
 			shadow.Judge(&flows[i%len(flows)], &v)
 		}
 	})
+}
+
+// TestShadowSeriesFollowTheShadowSet: when the shadow file changes, the
+// per-rule series of shadow rules it no longer has are deleted (the same
+// mechanism as the live rules'), and the version series moves.
+func TestShadowSeriesFollowTheShadowSet(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	load := func(body string) *rules.Set {
+		s, err := rules.Load([]byte(body), "shadow.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := load("threats:\n  - {name: old-threat, severity: low, when: {field: dest_port, equals: 1}}\nfilters:\n  - {name: old-filter, action: exclude, when: {field: dest_port, equals: 2}}\n")
+	b := load("filters:\n  - {name: new-filter, action: exclude, when: {field: dest_port, equals: 3}}\n")
+	series := func() []string {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, mf := range mfs {
+			if !strings.HasPrefix(mf.GetName(), "flowsieve_shadow_") || mf.GetName() == "flowsieve_shadow_decisions_total" ||
+				mf.GetName() == "flowsieve_shadow_records_suppressed_total" || mf.GetName() == "flowsieve_shadow_rules_reloads_total" {
+				continue
+			}
+			for _, s := range mf.GetMetric() {
+				out = append(out, mf.GetName()+"{"+s.GetLabel()[0].GetValue()+"}")
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	m.ShadowRulesLoaded(a, nil)
+	want := []string{"flowsieve_shadow_dropped_total{old-filter}", "flowsieve_shadow_flagged_total{old-threat}",
+		"flowsieve_shadow_rules_version_info{" + a.Version() + "}"}
+	if got := series(); !slices.Equal(got, want) {
+		t.Errorf("after the first load: %v, want %v", got, want)
+	}
+	m.ShadowRulesLoaded(nil, errors.New("broken"))
+	if got := series(); !slices.Equal(got, want) {
+		t.Errorf("a failed load changed the series: %v", got)
+	}
+	m.ShadowRulesLoaded(b, nil)
+	want = []string{"flowsieve_shadow_dropped_total{new-filter}", "flowsieve_shadow_rules_version_info{" + b.Version() + "}"}
+	if got := series(); !slices.Equal(got, want) {
+		t.Errorf("after the change: %v, want %v", got, want)
+	}
 }

@@ -136,33 +136,15 @@ func ruleKinds(cs []RuleChange) []ChangeKind {
 // of theirs). Threat rules all run, so their order does not count.
 func DiffSets(old, new *Set) Diff {
 	var d Diff
-	oldF := map[string]int{}
-	for i := range old.filters {
-		oldF[old.filters[i].Name] = i
-	}
-	newF := map[string]int{}
-	for i := range new.filters {
-		newF[new.filters[i].Name] = i
-	}
-	// The rank of each common filter among the common filters.
-	rank := func(s *Set, other map[string]int) map[string]int {
-		r := map[string]int{}
-		for i := range s.filters {
-			if _, ok := other[s.filters[i].Name]; ok {
-				r[s.filters[i].Name] = len(r)
-			}
+	filterName := func(i int, s *Set) string { return s.filters[i].Name }
+	oldRank, newRank := commonRank(old, new, len(old.filters), len(new.filters), filterName),
+		commonRank(new, old, len(new.filters), len(old.filters), filterName)
+	byName(old, new, len(old.filters), len(new.filters), filterName, func(name string, kind ChangeKind, j, i int) {
+		if kind != Changed {
+			d.Filters = append(d.Filters, RuleChange{Name: name, Kind: kind})
+			return
 		}
-		return r
-	}
-	oldRank, newRank := rank(old, newF), rank(new, oldF)
-	for i := range new.filters {
-		n := &new.filters[i]
-		j, ok := oldF[n.Name]
-		if !ok {
-			d.Filters = append(d.Filters, RuleChange{Name: n.Name, Kind: Added})
-			continue
-		}
-		o := &old.filters[j]
+		o, n := &old.filters[j], &new.filters[i]
 		var fc []FieldChange
 		fc = field(fc, "action", o.Action, n.Action)
 		fc = field(fc, "compat", o.Compat, n.Compat)
@@ -172,69 +154,84 @@ func DiffSets(old, new *Set) Diff {
 		fc = field(fc, "max_per_sec", fmtNum(o.MaxPerSec), fmtNum(n.MaxPerSec))
 		fc = field(fc, "max_keys", fmtNum(float64(o.MaxKeys)), fmtNum(float64(n.MaxKeys)))
 		fc = field(fc, "description", o.Description, n.Description)
-		if oldRank[n.Name] != newRank[n.Name] {
+		if oldRank[name] != newRank[name] {
 			fc = append(fc, FieldChange{"position", fmt.Sprint(j + 1), fmt.Sprint(i + 1)})
 		}
 		if fc != nil {
-			d.Filters = append(d.Filters, RuleChange{Name: n.Name, Kind: Changed, Fields: fc})
+			d.Filters = append(d.Filters, RuleChange{Name: name, Kind: Changed, Fields: fc})
 		}
-	}
-	for i := range old.filters {
-		if _, ok := newF[old.filters[i].Name]; !ok {
-			d.Filters = append(d.Filters, RuleChange{Name: old.filters[i].Name, Kind: Removed})
+	})
+	threatName := func(i int, s *Set) string { return s.threatInfo[i].Name }
+	byName(old, new, len(old.threats), len(new.threats), threatName, func(name string, kind ChangeKind, j, i int) {
+		if kind != Changed {
+			d.Threats = append(d.Threats, RuleChange{Name: name, Kind: kind})
+			return
 		}
-	}
-
-	oldT := map[string]int{}
-	for i, t := range old.threatInfo {
-		oldT[t.Name] = i
-	}
-	newT := map[string]bool{}
-	for i, n := range new.threatInfo {
-		newT[n.Name] = true
-		j, ok := oldT[n.Name]
-		if !ok {
-			d.Threats = append(d.Threats, RuleChange{Name: n.Name, Kind: Added})
-			continue
-		}
-		o := &old.threatInfo[j]
+		o, n := &old.threatInfo[j], &new.threatInfo[i]
 		var fc []FieldChange
 		fc = field(fc, "severity", o.Severity, n.Severity)
 		fc = field(fc, "when", old.threats[j].when, new.threats[i].when)
 		fc = field(fc, "description", o.Description, n.Description)
 		if fc != nil {
-			d.Threats = append(d.Threats, RuleChange{Name: n.Name, Kind: Changed, Fields: fc})
+			d.Threats = append(d.Threats, RuleChange{Name: name, Kind: Changed, Fields: fc})
 		}
-	}
-	for _, o := range old.threatInfo {
-		if !newT[o.Name] {
-			d.Threats = append(d.Threats, RuleChange{Name: o.Name, Kind: Removed})
+	})
+	feedName := func(i int, s *Set) string { return s.feeds[i].name }
+	byName(old, new, len(old.feeds), len(new.feeds), feedName, func(name string, kind ChangeKind, j, i int) {
+		switch kind {
+		case Added:
+			d.Feeds = append(d.Feeds, FeedChange{Name: name, Kind: Added, Added: new.feeds[i].entries})
+		case Removed:
+			d.Feeds = append(d.Feeds, FeedChange{Name: name, Kind: Removed, Removed: old.feeds[j].entries})
+		default:
+			o, n := old.feeds[j], new.feeds[i]
+			if added, removed := prefixDiff(o, n), prefixDiff(n, o); added+removed > 0 {
+				d.Feeds = append(d.Feeds, FeedChange{Name: name, Kind: Changed, Added: added, Removed: removed})
+			}
 		}
-	}
-
-	oldFeed := map[string]*feed{}
-	for _, f := range old.feeds {
-		oldFeed[f.name] = f
-	}
-	newFeed := map[string]bool{}
-	for _, n := range new.feeds {
-		newFeed[n.name] = true
-		o := oldFeed[n.name]
-		if o == nil {
-			d.Feeds = append(d.Feeds, FeedChange{Name: n.name, Kind: Added, Added: n.entries})
-			continue
-		}
-		added, removed := prefixDiff(o, n), prefixDiff(n, o)
-		if added+removed > 0 {
-			d.Feeds = append(d.Feeds, FeedChange{Name: n.name, Kind: Changed, Added: added, Removed: removed})
-		}
-	}
-	for _, o := range old.feeds {
-		if !newFeed[o.name] {
-			d.Feeds = append(d.Feeds, FeedChange{Name: o.name, Kind: Removed, Removed: o.entries})
-		}
-	}
+	})
 	return d
+}
+
+// byName matches the items of two sets by name: each item of new in order
+// (Added, or Changed with its index j in old; the callback decides whether
+// anything changed), then the items of old that new lacks (Removed).
+func byName(old, new *Set, nOld, nNew int, name func(int, *Set) string, visit func(name string, kind ChangeKind, j, i int)) {
+	inOld := make(map[string]int, nOld)
+	for j := range nOld {
+		inOld[name(j, old)] = j
+	}
+	inNew := make(map[string]bool, nNew)
+	for i := range nNew {
+		n := name(i, new)
+		inNew[n] = true
+		if j, ok := inOld[n]; ok {
+			visit(n, Changed, j, i)
+		} else {
+			visit(n, Added, -1, i)
+		}
+	}
+	for j := range nOld {
+		if n := name(j, old); !inNew[n] {
+			visit(n, Removed, j, -1)
+		}
+	}
+}
+
+// commonRank is the rank of each of s's items that other has too, among
+// those common items.
+func commonRank(s, other *Set, n, nOther int, name func(int, *Set) string) map[string]int {
+	has := make(map[string]bool, nOther)
+	for i := range nOther {
+		has[name(i, other)] = true
+	}
+	r := map[string]int{}
+	for i := range n {
+		if has[name(i, s)] {
+			r[name(i, s)] = len(r)
+		}
+	}
+	return r
 }
 
 func field(fc []FieldChange, name, old, new string) []FieldChange {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,14 +33,7 @@ func getRules(t *testing.T, client *http.Client, base string) processor.RulesSta
 // carries the version of the rules that judged it.
 func TestRulesAuditEndToEnd(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, 2)
-	if err := e.broker.CreateTopics(int(e.parts), 0, 0, shadowTopic); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	liveFile := writeRules(t, dir, testRules)
-	shadowFile := filepath.Join(dir, "candidate.yaml")
-	writeFileAtomic(t, shadowFile, "filters: [oops\n")
+	e, dir, liveFile, shadowFile := newShadowEnv(t, 2, "filters: [oops\n")
 	cfg := writeConfig(t, dir, e.addr, "audit", liveFile)
 	listen := freePort(t)
 	startChild(t, "run", "--config", cfg, "--metrics.listen="+listen,

@@ -74,6 +74,21 @@ func valueOf(m *dto.Metric) float64 {
 	return m.GetGauge().GetValue()
 }
 
+// newShadowEnv is an env with the shadow topic too, and a directory with
+// the live rules (testRules) and a shadow file holding shadow.
+func newShadowEnv(t *testing.T, partitions int, shadow string) (e *env, dir, liveFile, shadowFile string) {
+	t.Helper()
+	e = newEnv(t, partitions)
+	if err := e.broker.CreateTopics(int(e.parts), 0, 0, shadowTopic); err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	liveFile = writeRules(t, dir, testRules)
+	shadowFile = filepath.Join(dir, "candidate.yaml")
+	writeFileAtomic(t, shadowFile, shadow)
+	return e, dir, liveFile, shadowFile
+}
+
 // startShadowPipeline starts a member with shadow rules from shadowFile
 // (an optional watcher, as flowsieve run makes it), writing disagreements
 // to the shadow topic at most maxPerSec a second.
@@ -109,14 +124,7 @@ func (e *env) startShadowPipeline(group, rulesFile, shadowFile string, maxPerSec
 // shadow reload changes nothing live.
 func TestShadowRules(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, 3)
-	if err := e.broker.CreateTopics(int(e.parts), 0, 0, shadowTopic); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	liveFile := writeRules(t, dir, testRules)
-	shadowFile := filepath.Join(dir, "candidate.yaml")
-	writeFileAtomic(t, shadowFile, candidateRules)
+	e, dir, liveFile, shadowFile := newShadowEnv(t, 3, candidateRules)
 	pl, sw, reg := e.startShadowPipeline("shadow", liveFile, shadowFile, 100000)
 	shadowVersion := sw.Current().Version()
 
@@ -220,14 +228,7 @@ func TestShadowRules(t *testing.T) {
 // counted suppressed.
 func TestShadowTopicCap(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, 2)
-	if err := e.broker.CreateTopics(int(e.parts), 0, 0, shadowTopic); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	liveFile := writeRules(t, dir, testRules)
-	shadowFile := filepath.Join(dir, "candidate.yaml")
-	writeFileAtomic(t, shadowFile, "filters:\n  - {name: drop-all, action: include, when: {field: proto, equals: nothing}}\n")
+	e, _, liveFile, shadowFile := newShadowEnv(t, 2, "filters:\n  - {name: drop-all, action: include, when: {field: proto, equals: nothing}}\n")
 	const perSec = 20
 	start := time.Now()
 	_, _, reg := e.startShadowPipeline("cap", liveFile, shadowFile, perSec)
