@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -145,16 +146,33 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 	var shadow *rules.Watcher
 	var shadowRules func() *rules.Set
 	if cfg.Rules.ShadowFile != "" {
+		// Its own feed manager (a Manager serves one watcher), pulling
+		// in the background too; its cache apart, its metrics unexported
+		// (the live rules' feeds are the ones that judge).
+		sc := cfg.Feeds
+		if sc.CacheDir != "" {
+			sc.CacheDir = filepath.Join(sc.CacheDir, "shadow")
+		}
+		sfm, err := newFeedManager(sc, log.Named("shadow-feeds"))
+		if err != nil {
+			return err
+		}
 		if shadow, err = rules.NewWatcher(cfg.Rules.ShadowFile, rules.WatcherOptions{
 			Debounce: cfg.Rules.Debounce,
 			Logger:   log.Named("shadow"),
 			OnReload: metrics.ShadowRulesLoaded,
 			Name:     "shadow rules",
 			Optional: true,
+			Feeds:    sfm,
 		}); err != nil {
 			return fmt.Errorf("shadow rules: %w", err)
 		}
 		shadowRules = shadow.Current
+		waitShadowFeeds := runFeeds(feedsCtx, sfm)
+		defer func() {
+			stopFeeds()
+			waitShadowFeeds()
+		}()
 	}
 
 	brokers := cfg.Kafka.Brokers
