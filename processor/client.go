@@ -142,11 +142,11 @@ func (p *Pipeline) inputOpts() []kgo.Opt {
 		kgo.SessionTimeout(cfg.SessionTimeout),
 		// One fetch per broker is in flight or buffered at a time, and the
 		// records of the one buffered hold its whole response in memory:
-		// 16 MiB fetches (2 MiB per partition) keep up with 2 cores while
-		// the budget (budget.go) still holds two or three of them, where
-		// 32 MiB ones only added memory (issue 13).
-		kgo.FetchMaxBytes(16 << 20),
-		kgo.FetchMaxPartitionBytes(2 << 20),
+		// 8 MiB fetches (1 MiB per partition) keep 2 cores busy at a lower
+		// peak RSS and a quicker first record than 16 or 32 MiB ones,
+		// which only added memory (issue 13; docs/benchmarks.md).
+		kgo.FetchMaxBytes(8 << 20),
+		kgo.FetchMaxPartitionBytes(1 << 20),
 		// A partition resumed after a stall joins the next fetch only once
 		// the fetch in flight returns; an idle fetch waits this long.
 		kgo.FetchMaxWait(250 * time.Millisecond),
