@@ -182,7 +182,7 @@ func NewManager(o Options) (*Manager, error) {
 		}
 		tr.TLSClientConfig.RootCAs = pool
 	}
-	return &Manager{o: o, log: o.Logger, client: &http.Client{Transport: tr},
+	return &Manager{o: o, log: o.Logger, client: &http.Client{Transport: tr, CheckRedirect: checkRedirect},
 		updates: make(chan struct{}, 1), feeds: map[string]*pulled{}, started: time.Now()}, nil
 }
 
@@ -469,7 +469,11 @@ func (m *Manager) fetch(ctx context.Context, spec *Spec, allowAny bool, etag, la
 	ctx, cancel := context.WithTimeout(ctx, m.o.Timeout)
 	defer cancel()
 	src := Redact(spec.URL)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, spec.URL, nil)
+	names := make([]string, len(spec.Headers))
+	for i, h := range spec.Headers {
+		names[i] = h.Name
+	}
+	req, err := http.NewRequestWithContext(context.WithValue(ctx, headerNamesKey{}, names), http.MethodGet, spec.URL, nil)
 	if err != nil {
 		return nil, nil, "", "", &pullError{ResultNetwork, "GET " + src + ": not a valid request"}
 	}
@@ -526,6 +530,27 @@ func (m *Manager) fetch(ctx context.Context, spec *Spec, allowAny bool, etag, la
 		return nil, body, "", "", &pullError{ResultParse, err.Error()}
 	}
 	return t, body, resp.Header.Get("ETag"), resp.Header.Get("Last-Modified"), nil
+}
+
+// headerNamesKey carries a pull's own header names to checkRedirect.
+type headerNamesKey struct{}
+
+// checkRedirect follows up to 10 redirects, as Go's default does, but a
+// redirect to another host or scheme drops the feed's own headers: Go
+// forwards every header but Authorization and cookies, and an API key in
+// an APIKey header must not reach whatever host a feed server names.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	first := via[0].URL
+	if req.URL.Host != first.Host || req.URL.Scheme != first.Scheme {
+		names, _ := req.Context().Value(headerNamesKey{}).([]string)
+		for _, n := range names {
+			req.Header.Del(n)
+		}
+	}
+	return nil
 }
 
 // transportError describes a failed request without the URL's query (a

@@ -393,3 +393,40 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+// TestRedirectDropsHeadersAcrossHosts: a feed server redirecting to
+// another host does not get the feed's API key sent there.
+func TestRedirectDropsHeadersAcrossHosts(t *testing.T) {
+	other := newFeedServer(t, false)
+	other.set("/ips.txt", ipBody)
+	redir := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/same" {
+			http.Redirect(w, r, "/final", http.StatusFound)
+			return
+		}
+		if r.URL.Path == "/final" {
+			if r.Header.Get("Apikey") != "k" {
+				http.Error(w, "no key", http.StatusForbidden)
+				return
+			}
+			_, _ = w.Write([]byte(ipBody))
+			return
+		}
+		http.Redirect(w, r, other.URL+"/ips.txt", http.StatusFound)
+	}))
+	defer redir.Close()
+	m := mustManager(t, Options{})
+	s := spec("f", redir.URL+"/away", IPSet, Format{})
+	s.Headers = []Header{{Name: "APIKey", Value: "k"}, {Name: "Accept", Value: "text/plain"}}
+	if _, err := m.Table(context.Background(), s, false); err != nil {
+		t.Fatal(err)
+	}
+	if h := other.lastHeader(); h.Get("Apikey") != "" || h.Get("Accept") != "" {
+		t.Errorf("the other host got the feed's headers: %v", h)
+	}
+	s2 := spec("g", redir.URL+"/same", IPSet, Format{})
+	s2.Headers = []Header{{Name: "APIKey", Value: "k"}}
+	if tb, err := m.Table(context.Background(), s2, false); err != nil || tb.Entries != 2 {
+		t.Errorf("a redirect on the same host lost the header: %v", err)
+	}
+}
