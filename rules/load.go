@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/flowsieve/flowsieve/codec"
+	"github.com/flowsieve/flowsieve/internal/yamlnode"
 	"github.com/flowsieve/flowsieve/rules/feeds"
 )
 
@@ -244,42 +245,27 @@ func (l *loader) scalar(n *yaml.Node, what string) (string, bool) {
 	if n == nil {
 		return "", false
 	}
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		l.errorf(n, "%s must be a single value, not %s", what, nodeKind(n))
+	v, err := yamlnode.Scalar(n, what)
+	if err != nil {
+		l.errorf(n, "%v", err)
 		return "", false
 	}
-	return n.Value, true
+	return v, true
 }
 
 func (l *loader) boolean(n *yaml.Node, what string) (bool, bool) {
-	v, ok := l.scalar(n, what)
-	if !ok {
+	if n == nil {
 		return false, false
 	}
-	switch v {
-	case "true":
-		return true, true
-	case "false":
-		return false, true
+	v, err := yamlnode.Bool(n, what)
+	if err != nil {
+		l.errorf(n, "%v", err)
+		return false, false
 	}
-	l.errorf(n, "%s must be true or false, not %q", what, v)
-	return false, false
+	return v, true
 }
 
-func nodeKind(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	}
-	if n.Tag == "!!null" {
-		return "empty"
-	}
-	return quoteCut(n.Value)
-}
+func nodeKind(n *yaml.Node) string { return yamlnode.Kind(n) }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {
@@ -333,11 +319,9 @@ func (l *loader) loadFeed(s *Set, item *yaml.Node) {
 	if !ok {
 		return
 	}
-	allowAny := false
-	if f["allow_any"] != nil {
-		if allowAny, ok = l.boolean(f["allow_any"], "allow_any"); !ok {
-			return
-		}
+	allowAny, ok := l.allowAny(f)
+	if !ok {
+		return
 	}
 	path := l.feedPath(s, file)
 	if l.ctx.Err() != nil {
@@ -559,6 +543,14 @@ func (l *loader) sampling(item *yaml.Node, f map[string]*yaml.Node, r *filterRul
 	}
 }
 
+// allowAny reads a feeds entry's allow_any (default false).
+func (l *loader) allowAny(f map[string]*yaml.Node) (bool, bool) {
+	if f["allow_any"] == nil {
+		return false, true
+	}
+	return l.boolean(f["allow_any"], "allow_any")
+}
+
 // feedPath makes a feed or manifest path of the rule file absolute
 // (relative ones are relative to the rule file) and lists it among the
 // Set's files, for the watcher.
@@ -589,11 +581,9 @@ func (l *loader) loadManifests(s *Set, item *yaml.Node, f map[string]*yaml.Node)
 	if !ok {
 		return
 	}
-	allowAny := false
-	if f["allow_any"] != nil {
-		if allowAny, ok = l.boolean(f["allow_any"], "allow_any"); !ok {
-			return
-		}
+	allowAny, ok := l.allowAny(f)
+	if !ok {
+		return
 	}
 	at := f["globalthreatfeeds"]
 	path := l.feedPath(s, file)

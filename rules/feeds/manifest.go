@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/flowsieve/flowsieve/internal/quote"
+	"github.com/flowsieve/flowsieve/internal/yamlnode"
 )
 
 // Spec is one GlobalThreatFeed (projectcalico.org/v3) as flowsieve reads
@@ -165,18 +166,7 @@ func (p *parser) fields(n *yaml.Node, what string, allowed []string, ignore ...s
 	return out
 }
 
-func kind(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	}
-	if n.Tag == "!!null" {
-		return "empty"
-	}
-	return quote.Cut(n.Value)
-}
+func kind(n *yaml.Node) string { return yamlnode.Kind(n) }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {
@@ -188,26 +178,21 @@ func contains(list []string, s string) bool {
 }
 
 func (p *parser) str(n *yaml.Node, what string) (string, bool) {
-	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		p.errorf(n, "%s must be a single value, not %s", what, kind(n))
+	v, err := yamlnode.Scalar(n, what)
+	if err != nil {
+		p.errorf(n, "%v", err)
 		return "", false
 	}
-	return n.Value, true
+	return v, true
 }
 
 func (p *parser) boolean(n *yaml.Node, what string) (bool, bool) {
-	v, ok := p.str(n, what)
-	if !ok {
+	v, err := yamlnode.Bool(n, what)
+	if err != nil {
+		p.errorf(n, "%v", err)
 		return false, false
 	}
-	switch v {
-	case "true":
-		return true, true
-	case "false":
-		return false, true
-	}
-	p.errorf(n, "%s must be true or false, not %s", what, quote.Cut(v))
-	return false, false
+	return v, true
 }
 
 func (p *parser) oneOf(n *yaml.Node, what string, values ...string) (string, bool) {
