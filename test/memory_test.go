@@ -73,12 +73,17 @@ func TestMemoryBoundedOutputRefusing(t *testing.T) {
 			break
 		}
 	}
-	// Consumption has stopped: RSS must have stopped too.
+	// Consumption has stopped: RSS must level off too. The producer's
+	// retries still allocate, so the heap may grow to its next collection
+	// (a few tens of MB); the rest of the input, had it been taken,
+	// would have added hundreds.
 	before := vmRSS(t, c.cmd.Process.Pid)
-	time.Sleep(2 * time.Second)
-	after := vmRSS(t, c.cmd.Process.Pid)
-	peak = max(peak, before, after)
-	t.Logf("%.0f of %d records consumed (budget %.0f); RSS %d MB, then %d MB 2s later, peak %d MB; %d produce requests refused",
+	after := before
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		after = max(after, vmRSS(t, c.cmd.Process.Pid))
+	}
+	peak = max(peak, after)
+	t.Logf("%.0f of %d records consumed (budget %.0f); RSS %d MB, at most %d MB in the 5s after, peak %d MB; %d produce requests refused",
 		consumed, inputs, budget, before>>20, after>>20, peak>>20, refused.Load())
 	// Dropped records have no outputs, finish and leave the budget:
 	// consumption stops once the others fill it, well before the end of
@@ -89,8 +94,8 @@ func TestMemoryBoundedOutputRefusing(t *testing.T) {
 	if peak > rssMax {
 		t.Errorf("peak RSS %d MB, over %d MB", peak>>20, rssMax>>20)
 	}
-	if after > before+(16<<20) {
-		t.Errorf("RSS still growing after consumption stopped: %d MB, then %d MB", before>>20, after>>20)
+	if after > before+(64<<20) {
+		t.Errorf("RSS still growing after consumption stopped: %d MB, then up to %d MB", before>>20, after>>20)
 	}
 }
 
