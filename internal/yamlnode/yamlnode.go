@@ -53,3 +53,34 @@ func Bool(n *yaml.Node, what string) (bool, error) {
 	}
 	return false, fmt.Errorf("%s must be true or false, not %s", what, quote.Cut(v))
 }
+
+// Document returns the mapping at the top of a parsed document (or doc
+// itself when it is already a mapping), or nil when there is none.
+func Document(doc *yaml.Node) *yaml.Node {
+	n := doc
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return nil
+		}
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	return n
+}
+
+// Lookup returns the value node of key in mapping m (an alias resolved to
+// what it names) and the key node, or nils when m has no such key.
+func Lookup(m *yaml.Node, key string) (value, keyNode *yaml.Node) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			v := m.Content[i+1]
+			if v.Kind == yaml.AliasNode && v.Alias != nil {
+				v = v.Alias
+			}
+			return v, m.Content[i]
+		}
+	}
+	return nil, nil
+}

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/flowsieve/flowsieve/internal/yamlnode"
 )
 
 // ConfigMap is one ConfigMap of a manifest.
@@ -74,12 +76,12 @@ func Looks(data []byte) bool {
 	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
 		return false
 	}
-	m := docMapping(&doc)
+	m := yamlnode.Document(&doc)
 	if m == nil {
 		return false
 	}
-	kind, _ := lookup(m, "kind")
-	api, _ := lookup(m, "apiVersion")
+	kind, _ := yamlnode.Lookup(m, "kind")
+	api, _ := yamlnode.Lookup(m, "apiVersion")
 	return kind != nil && api != nil
 }
 
@@ -97,7 +99,7 @@ func Parse(data []byte) ([]ConfigMap, error) {
 			}
 			return nil, fmt.Errorf("reading manifest: %w", err)
 		}
-		m := docMapping(&doc)
+		m := yamlnode.Document(&doc)
 		if m == nil {
 			if doc.Kind == yaml.DocumentNode && len(doc.Content) == 0 {
 				continue // an empty document between ---
@@ -138,7 +140,7 @@ func Find(cms []ConfigMap, name string) (*ConfigMap, error) {
 }
 
 func object(m *yaml.Node) ([]ConfigMap, error) {
-	kind, _ := lookup(m, "kind")
+	kind, _ := yamlnode.Lookup(m, "kind")
 	if kind == nil || kind.Kind != yaml.ScalarNode {
 		return nil, fmt.Errorf("line %d: %w: no kind", m.Line, ErrNotManifest)
 	}
@@ -150,7 +152,7 @@ func object(m *yaml.Node) ([]ConfigMap, error) {
 		}
 		return []ConfigMap{cm}, nil
 	case "List", "ConfigMapList":
-		items, _ := lookup(m, "items")
+		items, _ := yamlnode.Lookup(m, "items")
 		if items == nil || items.Kind != yaml.SequenceNode {
 			return nil, fmt.Errorf("line %d: %s without items", kind.Line, kind.Value)
 		}
@@ -159,7 +161,7 @@ func object(m *yaml.Node) ([]ConfigMap, error) {
 			if it.Kind != yaml.MappingNode {
 				return nil, fmt.Errorf("line %d: a list item is not an object", it.Line)
 			}
-			k, _ := lookup(it, "kind")
+			k, _ := yamlnode.Lookup(it, "kind")
 			if k != nil && k.Value != "ConfigMap" {
 				continue // kubectl get cm,secret ... mixes kinds; only ConfigMaps matter
 			}
@@ -177,15 +179,15 @@ func object(m *yaml.Node) ([]ConfigMap, error) {
 
 func configMap(m *yaml.Node) (ConfigMap, error) {
 	cm := ConfigMap{Line: m.Line}
-	if md, _ := lookup(m, "metadata"); md != nil && md.Kind == yaml.MappingNode {
-		if n, _ := lookup(md, "name"); n != nil {
+	if md, _ := yamlnode.Lookup(m, "metadata"); md != nil && md.Kind == yaml.MappingNode {
+		if n, _ := yamlnode.Lookup(md, "name"); n != nil {
 			cm.Name = n.Value
 		}
-		if n, _ := lookup(md, "namespace"); n != nil {
+		if n, _ := yamlnode.Lookup(md, "namespace"); n != nil {
 			cm.Namespace = n.Value
 		}
 	}
-	data, _ := lookup(m, "data")
+	data, _ := yamlnode.Lookup(m, "data")
 	if data == nil {
 		return cm, nil
 	}
@@ -219,32 +221,4 @@ func configMap(m *yaml.Node) (ConfigMap, error) {
 		cm.Data = append(cm.Data, e)
 	}
 	return cm, nil
-}
-
-func docMapping(doc *yaml.Node) *yaml.Node {
-	n := doc
-	if n.Kind == yaml.DocumentNode {
-		if len(n.Content) == 0 {
-			return nil
-		}
-		n = n.Content[0]
-	}
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	return n
-}
-
-// lookup returns the value node of key in mapping m, and the key node.
-func lookup(m *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			v := m.Content[i+1]
-			if v.Kind == yaml.AliasNode && v.Alias != nil {
-				v = v.Alias
-			}
-			return v, m.Content[i]
-		}
-	}
-	return nil, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowsieve/flowsieve/rules"
 	"github.com/flowsieve/flowsieve/rules/configmap"
+	"github.com/flowsieve/flowsieve/internal/yamlnode"
 )
 
 // Options steer an import.
@@ -165,7 +166,7 @@ func readFilters(file string, data []byte, opt Options, res *Result) ([]Filter, 
 			res.Form, res.Key = FormOperator, opt.Key
 			return operatorValue(string(data), opt, res, at)
 		case root.Kind == yaml.MappingNode:
-			if p, _ := lookupNode(root, "pipeline"); p != nil {
+			if p, _ := yamlnode.Lookup(root, "pipeline"); p != nil {
 				res.Form = FormYAML
 				return ParseYAMLConfig(file, data)
 			}

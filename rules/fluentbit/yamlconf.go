@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/flowsieve/flowsieve/internal/yamlnode"
 )
 
 // ParseYAMLConfig reads the `pipeline: filters:` list of a Fluent Bit YAML
@@ -20,21 +22,21 @@ func ParseYAMLConfig(file string, data []byte) ([]Filter, error) {
 	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	root := docMapping(&doc)
+	root := yamlnode.Document(&doc)
 	if root == nil {
 		return nil, errorf(Pos{file, doc.Line}, "a Fluent Bit YAML config is a mapping")
 	}
-	if inc, k := lookupNode(root, "includes"); inc != nil {
+	if inc, k := yamlnode.Lookup(root, "includes"); inc != nil {
 		return nil, errorf(Pos{file, k.Line}, "includes: included files are not followed (filters they hold would be missed); inline them, or import each file on its own")
 	}
-	pipeline, _ := lookupNode(root, "pipeline")
+	pipeline, _ := yamlnode.Lookup(root, "pipeline")
 	if pipeline == nil {
 		return nil, errorf(Pos{file, root.Line}, "no pipeline section")
 	}
 	if pipeline.Kind != yaml.MappingNode {
 		return nil, errorf(Pos{file, pipeline.Line}, "pipeline is not a mapping")
 	}
-	list, _ := lookupNode(pipeline, "filters")
+	list, _ := yamlnode.Lookup(pipeline, "filters")
 	if list == nil {
 		return nil, nil
 	}
@@ -113,27 +115,4 @@ func asciiLower(s string) string {
 		b[i] = lower(b[i])
 	}
 	return string(b)
-}
-
-func docMapping(doc *yaml.Node) *yaml.Node {
-	n := doc
-	if n.Kind == yaml.DocumentNode {
-		if len(n.Content) == 0 {
-			return nil
-		}
-		n = n.Content[0]
-	}
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	return n
-}
-
-func lookupNode(m *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1], m.Content[i]
-		}
-	}
-	return nil, nil
 }
