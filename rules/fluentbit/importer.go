@@ -10,9 +10,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/flowsieve/flowsieve/internal/yamlnode"
 	"github.com/flowsieve/flowsieve/rules"
 	"github.com/flowsieve/flowsieve/rules/configmap"
-	"github.com/flowsieve/flowsieve/internal/yamlnode"
 )
 
 // Options steer an import.
