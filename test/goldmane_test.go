@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -46,22 +47,8 @@ func TestGoldmaneIngest(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 3)
 	dir := t.TempDir()
-	certs, err := goldmanefake.NewCerts(filepath.Join(dir, "certs"), "calico-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const intervals = 8
-	tick := 700 * time.Millisecond
-	now := time.Now()
-	tl := goldmanefake.Timeline{Epoch: now, Tick: tick, Base: now.Unix() / 15 * 15, Intervals: intervals}
-	srvTLS, err := certs.ServerTLS("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := goldmanefake.Start("127.0.0.1:0", srvTLS, tl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	certs, tl, _, srv := startFakeGoldmane(t, dir, intervals, 700*time.Millisecond)
 	defer srv.Stop()
 
 	state := filepath.Join(dir, "state.json")
@@ -84,7 +71,7 @@ func TestGoldmaneIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.wait(t, 10*time.Second)
-	time.Sleep(tick) // an interval completes while it is down
+	time.Sleep(tl.Tick) // an interval completes while it is down
 
 	second := startChild(t, args...)
 	want := map[string][]byte{}
@@ -280,22 +267,8 @@ func TestGoldmaneIngestServerRestart(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 3)
 	dir := t.TempDir()
-	certs, err := goldmanefake.NewCerts(filepath.Join(dir, "certs"), "calico-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const intervals = 8
-	tick := 500 * time.Millisecond
-	now := time.Now()
-	tl := goldmanefake.Timeline{Epoch: now, Tick: tick, Base: now.Unix() / 15 * 15, Intervals: intervals}
-	srvTLS, err := certs.ServerTLS("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := goldmanefake.Start("127.0.0.1:0", srvTLS, tl)
-	if err != nil {
-		t.Fatal(err)
-	}
+	certs, tl, srvTLS, srv := startFakeGoldmane(t, dir, intervals, 500*time.Millisecond)
 	addr := srv.Addr()
 	metricsAddr := freePort(t)
 	c := startChild(t, "ingest", "goldmane", "--goldmane", addr, "--server-name", goldmanefake.ServerName,
@@ -324,8 +297,9 @@ func TestGoldmaneIngestServerRestart(t *testing.T) {
 	waitUntil(t, 10*time.Second, "the stream to break", func() bool {
 		return metric("flowsieve_ingest_connected") == 0
 	})
-	time.Sleep(tick)
+	time.Sleep(tl.Tick)
 	for i := 0; ; i++ { // the port may linger for a moment
+		var err error
 		if srv, err = goldmanefake.Start(addr, srvTLS, tl); err == nil {
 			break
 		}
@@ -358,4 +332,25 @@ func TestGoldmaneIngestServerRestart(t *testing.T) {
 	if n := strings.Count(c.out.String(), "goldmane stream broken"); n != 1 {
 		t.Errorf("%d 'stream broken' lines for one outage, want 1:\n%s", n, c.out.String())
 	}
+}
+
+// startFakeGoldmane starts the stand-in Goldmane over mutual TLS, with
+// certificates under dir/certs, serving intervals intervals tick apart.
+func startFakeGoldmane(t *testing.T, dir string, intervals int, tick time.Duration) (goldmanefake.Certs, goldmanefake.Timeline, *tls.Config, *goldmanefake.Server) {
+	t.Helper()
+	certs, err := goldmanefake.NewCerts(filepath.Join(dir, "certs"), "calico-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tl := goldmanefake.Timeline{Epoch: now, Tick: tick, Base: now.Unix() / 15 * 15, Intervals: intervals}
+	srvTLS, err := certs.ServerTLS("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := goldmanefake.Start("127.0.0.1:0", srvTLS, tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certs, tl, srvTLS, srv
 }
