@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -235,6 +236,13 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// bg owns the watchers, the SIGHUP handler and the demo generator:
+	// run returns only after they have stopped.
+	var bg sync.WaitGroup
+	defer func() {
+		cancel()
+		bg.Wait()
+	}()
 
 	if cfg.Metrics.Listen != "" {
 		ln, err := net.Listen("tcp", cfg.Metrics.Listen)
@@ -270,22 +278,22 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 			zap.String("web_config_file", opts.WebConfigFile))
 	}
 
-	go func() {
+	bg.Go(func() {
 		if err := watcher.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("rules watcher stopped; rules will no longer reload on change", zap.Error(err))
 		}
-	}()
+	})
 	if shadow != nil {
-		go func() {
+		bg.Go(func() {
 			if err := shadow.Run(ctx); err != nil && ctx.Err() == nil {
 				log.Error("shadow rules watcher stopped; shadow rules will no longer reload on change", zap.Error(err))
 			}
-		}()
+		})
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go func() {
+	bg.Go(func() {
 		for {
 			select {
 			case <-ctx.Done():
@@ -304,17 +312,17 @@ func run(ctx context.Context, cfg *config.Config, p runParams, log *zap.Logger) 
 				}
 			}
 		}
-	}()
+	})
 
 	if p.demo {
 		if len(cfg.Input.Topics) == 0 {
 			return errors.New("--demo needs input.topics (not a regex) to know where to write")
 		}
-		go func() {
+		bg.Go(func() {
 			if err := runDemo(ctx, brokers, clientOpts, cfg.Input.Topics[0], p.demoRate, log.Named("demo")); err != nil && ctx.Err() == nil {
 				log.Error("demo generator stopped", zap.Error(err))
 			}
-		}()
+		})
 	}
 	wctx, wcancel := context.WithTimeout(ctx, firstPullWait)
 	fm.WaitFirst(wctx)
