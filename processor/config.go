@@ -54,7 +54,8 @@ type Config struct {
 	// In the whole process (at-least-once): records and bytes (keys and
 	// values) consumed but not yet acknowledged by every output. At
 	// either cap the pipeline stops polling until both are at half; see
-	// budget.go. Exactly-once bounds what it holds by TxnMaxRecords.
+	// budget.go. Exactly-once bounds what it holds by TxnMaxRecords and
+	// MaxInflightBytes.
 	MaxInflightRecords int
 	MaxInflightBytes   int64
 
@@ -129,7 +130,7 @@ const (
 	DefaultMaxInflightRecords = 100000
 	DefaultMaxInflightBytes   = 64 << 20
 	DefaultTransactionTimeout = 30 * time.Second
-	DefaultTxnMaxRecords      = 10000
+	DefaultTxnMaxRecords      = 100000
 	DefaultTxnInterval        = 100 * time.Millisecond
 	DefaultCommitInterval     = time.Second
 	DefaultLagRefreshInterval = 5 * time.Second
