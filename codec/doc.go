@@ -112,6 +112,13 @@
 // end_time, written back under the name they were read with) and what is
 // invalid.
 //
+// Records as felix writes them (compact, ASCII strings without escapes,
+// integers, each member once) take a fast path that works on local
+// variables, checks the member name the previous record had next with a
+// few word compares and parses numbers eight bytes at a time; any other
+// record, and any record near a limit, is decoded again by the general
+// decoder, which gives the same Flow and alone words the errors.
+//
 // # Kept records: projection and sampling
 //
 // Output.Append writes a kept record: as it came, or as JSON with only the

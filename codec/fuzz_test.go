@@ -138,19 +138,22 @@ func FuzzDecodeText(f *testing.F) {
 	})
 }
 
+// jsonSeeds are the hand-written seeds of the JSON fuzz targets.
+var jsonSeeds = []string{
+	`{}`,
+	`{"startTime":1,"start_time":2,"endTime":3}`,
+	`{"source_labels":{"labels":["a=b","c"],"labels":["x=y"]},"dest_labels":null}`,
+	`{"proto":"ICMP6","source_ip":"::ffff:1.2.3.4","dest_ip":"fe80::1%eth0"}`,
+	`{"a":"\u00e9\ud83d\ude00\ud800","b":[1,-0,1.5e-3,{"c":null}],"a":true}`,
+	`{"bytes_in":1.0,"bytes_out":99999999999999999999,"dest_port":"53"}`,
+	` { "k\"ey" : "v\\" } `,
+	`{"a":1`,
+	`{"a":"\x"}`,
+}
+
 func FuzzDecodeJSON(f *testing.F) {
 	addRealSeeds(f, "*.jsonl")
-	for _, s := range []string{
-		`{}`,
-		`{"startTime":1,"start_time":2,"endTime":3}`,
-		`{"source_labels":{"labels":["a=b","c"],"labels":["x=y"]},"dest_labels":null}`,
-		`{"proto":"ICMP6","source_ip":"::ffff:1.2.3.4","dest_ip":"fe80::1%eth0"}`,
-		`{"a":"\u00e9\ud83d\ude00\ud800","b":[1,-0,1.5e-3,{"c":null}],"a":true}`,
-		`{"bytes_in":1.0,"bytes_out":99999999999999999999,"dest_port":"53"}`,
-		` { "k\"ey" : "v\\" } `,
-		`{"a":1`,
-		`{"a":"\x"}`,
-	} {
+	for _, s := range jsonSeeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -51,6 +51,18 @@ func DecodeJSON(b []byte, f *Flow) error {
 func decodeJSON(b []byte, f *Flow, members, depth int, limited bool) error {
 	f.Reset()
 	f.format = FormatJSON
+	if decodeJSONFast(b, f, members, depth) {
+		return nil
+	}
+	f.set = 1<<NumFields - 1 // the fast path may have written any field
+	return decodeJSONGeneral(b, f, members, depth, limited)
+}
+
+// decodeJSONGeneral decodes any record, from the start, whatever the fast
+// path left in f.
+func decodeJSONGeneral(b []byte, f *Flow, members, depth int, limited bool) error {
+	f.Reset()
+	f.format = FormatJSON
 	d := jsonDecoder{b: b, f: f, maxMembers: members, maxLevel: depth, limited: limited}
 	return d.record()
 }
