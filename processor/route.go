@@ -104,11 +104,14 @@ func (d *decision) add(to output, value []byte, headers []kgo.RecordHeader) {
 // are the input's plus HeaderRulesVersion; they live until the record is
 // acknowledged, so they cannot be reused, and a slice per record would
 // be the hot path's one allocation: they are carved from a slab instead,
-// one allocation per headerSlab headers.
+// one allocation per headerSlab headers. An input without headers (felix
+// writes none) gets one slice shared by every output of the rule set:
+// the producer only reads headers.
 type headerScratch struct {
 	slab    []kgo.RecordHeader
 	set     *rules.Set
-	version []byte // set's version, converted once
+	version []byte             // set's version, converted once
+	only    []kgo.RecordHeader // HeaderRulesVersion alone, for set
 }
 
 const headerSlab = 4096
@@ -118,6 +121,10 @@ const headerSlab = 4096
 func (hs *headerScratch) withVersion(in []kgo.RecordHeader, set *rules.Set) []kgo.RecordHeader {
 	if hs.set != set {
 		hs.set, hs.version = set, []byte(set.Version())
+		hs.only = []kgo.RecordHeader{{Key: HeaderRulesVersion, Value: hs.version}}
+	}
+	if len(in) == 0 {
+		return hs.only
 	}
 	n := len(in) + 1
 	if len(hs.slab) < n {
