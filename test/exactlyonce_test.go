@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -140,4 +141,44 @@ func TestExactlyOnceInProcess(t *testing.T) {
 	e.waitCommitted("eos", 60*time.Second)
 	_ = b
 	e.checkExactlyOnce(ins)
+}
+
+// TestTransactionBytes: a transaction stops gathering once its records
+// hold the in-flight budget's bytes, however long its interval and large
+// its record cap, and the outputs are still seen exactly once.
+func TestTransactionBytes(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name     string
+		maxBytes int64
+		least    float64 // committed transactions at least
+		most     float64 // and at most
+	}{
+		// 3000 records of ~100 bytes in 2 s, in transactions of up to 4 s.
+		{"unbounded", 64 << 20, 1, 3},
+		{"8KiB", 8 << 10, 20, 3000},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, 2)
+			rulesFile := writeRules(t, t.TempDir(), testRules)
+			ins := makeInputs("b", 3000, e.parts, map[int32]int{})
+			reg := prometheus.NewRegistry()
+			e.startPipeline("eos-bytes", rulesFile, exactlyOnce, func(cfg *processor.Config) {
+				cfg.Registry, cfg.Gatherer, cfg.Metrics = reg, reg, processor.NewMetrics(reg)
+				cfg.TxnInterval = 4 * time.Second
+				cfg.TransactionTimeout = 30 * time.Second
+				cfg.TxnMaxRecords = 100000
+				cfg.MaxInflightBytes = c.maxBytes
+			})
+			<-e.produceSlowly(ins, 2*time.Second)
+			e.waitCommitted("eos-bytes", 60*time.Second)
+			got := gatherOf(t, reg, "flowsieve_transactions_total")["result=committed"]
+			t.Logf("%v transactions committed", got)
+			if got < c.least || got > c.most {
+				t.Errorf("%v transactions committed, want %v to %v", got, c.least, c.most)
+			}
+			e.checkExactlyOnce(ins)
+		})
+	}
 }
