@@ -89,15 +89,19 @@ func decodeJSONFast(b []byte, f *Flow, maxMembers, maxLevel int) bool {
 		// one in the last record (Flow.pred), as the general path does,
 		// checked with five word compares and no branch on its length.
 		id := NumFields // not a known field
-		if p := f.pred[prev]; p != 0 && i+40 <= len(b) &&
-			(binary.LittleEndian.Uint64(b[i:])^keyPats[p-1].words[0])&keyPats[p-1].masks[0]|
-				(binary.LittleEndian.Uint64(b[i+8:])^keyPats[p-1].words[1])&keyPats[p-1].masks[1]|
-				(binary.LittleEndian.Uint64(b[i+16:])^keyPats[p-1].words[2])&keyPats[p-1].masks[2]|
-				(binary.LittleEndian.Uint64(b[i+24:])^keyPats[p-1].words[3])&keyPats[p-1].masks[3]|
-				(binary.LittleEndian.Uint64(b[i+32:])^keyPats[p-1].words[4])&keyPats[p-1].masks[4] == 0 {
-			id = Field(p - 1)
-			i += keyPats[id].n
-		} else {
+		if p := f.pred[prev]; p != 0 && i+40 <= len(b) {
+			// An array pointer: one bounds check for the five loads.
+			w, k := (*[40]byte)(b[i:i+40]), &keyPats[p-1]
+			if (binary.LittleEndian.Uint64(w[0:])^k.words[0])&k.masks[0]|
+				(binary.LittleEndian.Uint64(w[8:])^k.words[1])&k.masks[1]|
+				(binary.LittleEndian.Uint64(w[16:])^k.words[2])&k.masks[2]|
+				(binary.LittleEndian.Uint64(w[24:])^k.words[3])&k.masks[3]|
+				(binary.LittleEndian.Uint64(w[32:])^k.words[4])&k.masks[4] == 0 {
+				id = Field(p - 1)
+				i += k.n
+			}
+		}
+		if id == NumFields {
 			var ok bool
 			if id, i, ok = f.fastName(b, i, prev); !ok {
 				return false
@@ -127,12 +131,13 @@ func decodeJSONFast(b []byte, f *Flow, maxMembers, maxLevel int) bool {
 			var n int
 			var u uint64
 			if i+16 <= len(b) {
-				x := binary.LittleEndian.Uint64(b[i:]) ^ 0x30*swarOnes
+				w := (*[16]byte)(b[i : i+16])
+				x := binary.LittleEndian.Uint64(w[:]) ^ 0x30*swarOnes
 				if m := nonDigits(x); m != 0 {
 					n = bits.TrailingZeros64(m) >> 3
 					u = uint64(eightDigits(x << (64 - 8*n)))
 				} else {
-					y := binary.LittleEndian.Uint64(b[i+8:]) ^ 0x30*swarOnes
+					y := binary.LittleEndian.Uint64(w[8:]) ^ 0x30*swarOnes
 					my := nonDigits(y)
 					if my == 0 {
 						return false
@@ -166,7 +171,7 @@ func decodeJSONFast(b []byte, f *Flow, maxMembers, maxLevel int) bool {
 					}
 					break
 				}
-				w := binary.LittleEndian.Uint64(b[j:])
+				w := binary.LittleEndian.Uint64((*[8]byte)(b[j : j+8])[:])
 				q := w ^ (swarOnes * '"')
 				bs := w ^ (swarOnes * '\\')
 				if m := ((w-swarOnes*0x20)&^w | (q-swarOnes)&^q | (bs-swarOnes)&^bs | w) & swarHighs; m != 0 {
