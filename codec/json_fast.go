@@ -331,11 +331,44 @@ func (f *Flow) fastLabels(b []byte, i int, id Field) (int, bool) {
 			if j >= len(b) || b[j] != '"' {
 				return 0, false
 			}
-			e := scanPlain(b, j+1)
+			// As scanPlain, also finding the first '=' (labelFromEntry's
+			// split) in the same words: labels are a good part of a
+			// record's bytes.
+			s, e, eq := j+1, j+1, -1
+			for {
+				if e+8 > len(b) {
+					for ; e < len(b) && strPlain[b[e]]; e++ {
+						if eq < 0 && b[e] == '=' {
+							eq = e
+						}
+					}
+					break
+				}
+				w := binary.LittleEndian.Uint64((*[8]byte)(b[e : e+8])[:])
+				q := w ^ (swarOnes * '"')
+				bs := w ^ (swarOnes * '\\')
+				m := ((w-swarOnes*0x20)&^w | (q-swarOnes)&^q | (bs-swarOnes)&^bs | w) & swarHighs
+				eqs := zeroBytes(w ^ (swarOnes * '='))
+				if m != 0 {
+					eqs &= m&-m - 1 // only those before the end
+				}
+				if eq < 0 && eqs != 0 {
+					eq = e + bits.TrailingZeros64(eqs)>>3
+				}
+				if m != 0 {
+					e += bits.TrailingZeros64(m) >> 3
+					break
+				}
+				e += 8
+			}
 			if e >= len(b) || b[e] != '"' {
 				return 0, false
 			}
-			labels = append(labels, labelFromEntry(bstr(b[j+1:e])))
+			if eq < 0 {
+				labels = append(labels, Label{Key: bstr(b[s:e])})
+			} else {
+				labels = append(labels, Label{Key: bstr(b[s:eq]), Value: bstr(b[eq+1 : e])})
+			}
 			j = e + 1
 			if j < len(b) && b[j] == ',' {
 				j++
