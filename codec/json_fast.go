@@ -33,7 +33,7 @@ var keyPats = func() (t [NumFields]keyPat) {
 	for i := range fields {
 		pat := `"` + fields[i].name + `":`
 		k := &t[i]
-		k.n = len(pat)
+		k.n, k.pat = len(pat), pat
 		var pad, mask [8 * len(k.words)]byte
 		copy(pad[:], pat)
 		for j := range pat {
@@ -50,6 +50,7 @@ var keyPats = func() (t [NumFields]keyPat) {
 type keyPat struct {
 	words, masks [5]uint64 // the longest name, 31 bytes, takes 34 with quotes and colon
 	n            int
+	pat          string // for the last 40 bytes of a record
 }
 
 // decodeJSONFast decodes b into f, which decodeJSON has reset. It reports
@@ -89,14 +90,20 @@ func decodeJSONFast(b []byte, f *Flow, maxMembers, maxLevel int) bool {
 		// one in the last record (Flow.pred), as the general path does,
 		// checked with five word compares and no branch on its length.
 		id := NumFields // not a known field
-		if p := f.pred[prev]; p != 0 && i+40 <= len(b) {
-			// An array pointer: one bounds check for the five loads.
-			w, k := (*[40]byte)(b[i:i+40]), &keyPats[p-1]
-			if (binary.LittleEndian.Uint64(w[0:])^k.words[0])&k.masks[0]|
-				(binary.LittleEndian.Uint64(w[8:])^k.words[1])&k.masks[1]|
-				(binary.LittleEndian.Uint64(w[16:])^k.words[2])&k.masks[2]|
-				(binary.LittleEndian.Uint64(w[24:])^k.words[3])&k.masks[3]|
-				(binary.LittleEndian.Uint64(w[32:])^k.words[4])&k.masks[4] == 0 {
+		if p := f.pred[prev]; p != 0 {
+			k := &keyPats[p-1]
+			if i+40 <= len(b) {
+				// An array pointer: one bounds check for the five loads.
+				w := (*[40]byte)(b[i : i+40])
+				if (binary.LittleEndian.Uint64(w[0:])^k.words[0])&k.masks[0]|
+					(binary.LittleEndian.Uint64(w[8:])^k.words[1])&k.masks[1]|
+					(binary.LittleEndian.Uint64(w[16:])^k.words[2])&k.masks[2]|
+					(binary.LittleEndian.Uint64(w[24:])^k.words[3])&k.masks[3]|
+					(binary.LittleEndian.Uint64(w[32:])^k.words[4])&k.masks[4] == 0 {
+					id = Field(p - 1)
+					i += k.n
+				}
+			} else if i+k.n <= len(b) && bstr(b[i:i+k.n]) == k.pat { // the last members
 				id = Field(p - 1)
 				i += k.n
 			}
