@@ -51,8 +51,8 @@ func DecodeJSON(b []byte, f *Flow) error {
 func decodeJSON(b []byte, f *Flow, members, depth int, limited bool) error {
 	// The fast path writes every field it finds whole, so only those of
 	// the previous record it did not find need clearing, afterwards: most
-	// records of a source have the same fields, and clearing them all
-	// first cost more than a tenth of decoding one.
+	// records of a source have the same fields, and clearing all of them
+	// first costs about 30 ns, some 5 % of decoding a felix record.
 	old := f.set
 	f.set = 0
 	f.Reset()
