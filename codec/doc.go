@@ -113,7 +113,7 @@
 // invalid.
 //
 // Records as felix writes them (compact, ASCII strings without escapes,
-// integers, each member once) take a fast path that works on local
+// integers, each known field once) take a fast path that works on local
 // variables, checks the member name the previous record had next with a
 // few word compares and parses numbers eight bytes at a time; any other
 // record, and any record near a limit, is decoded again by the general

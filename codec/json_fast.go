@@ -7,17 +7,17 @@ import (
 
 // The fast path of DecodeJSON handles records as felix writes them:
 // compact JSON (no blanks between tokens), ASCII strings without escapes,
-// integers, each member once. It keeps its position in local variables
-// and writes the member loop out inline: the general decoder keeps it in
-// its struct, which the compiler reloads on every access and across its
-// many small calls, and that cost more than the scanning itself. Anything
-// else (blanks, escapes, non-ASCII or control bytes, fractions and
-// exponents, negative or long numbers, a repeated member or both spellings of a
-// time, a limit that could be reached, any error) makes it
-// give up, and decodeJSONGeneral decodes the record again from the start,
-// so both paths give the same Flow and the general one alone words the
-// errors. FuzzDecodeJSONFast checks that they agree; TestDecodeJSONFastPath
-// that felix's records take the fast one.
+// integers, each known field once. It keeps its position in local variables
+// and writes the member loop out inline, where the general decoder keeps
+// it in its struct, which the compiler reloads from memory on every access
+// and across its many small calls. Anything else (blanks, escapes,
+// non-ASCII or control bytes, fractions and exponents, negative or long
+// numbers, a repeated known field or both spellings of a time, a limit that
+// could be reached, any error) makes it give up, and decodeJSONGeneral
+// decodes the record again from the start, so both paths give the same
+// Flow and the general one alone words the errors. FuzzDecodeJSONFast
+// checks that they agree; TestDecodeJSONFastPath that felix's records take
+// the fast one.
 
 // fastMaxLevel is the deepest nesting the fast path follows (the record's
 // object being level 1); deeper records are rare enough for the general
@@ -27,8 +27,7 @@ const fastMaxLevel = 64
 // keyPats holds each field's member name as written, `"name":`, in
 // little-endian words with a mask of the bytes that count, so the member
 // the previous record had next is checked, quotes and colon included, with
-// five word compares and no branch on the name's length (a loop over its
-// words mispredicted often enough to cost a third of the decoding).
+// five word compares and no branch that depends on the name's length.
 var keyPats = func() (t [NumFields]keyPat) {
 	for i := range fields {
 		pat := `"` + fields[i].name + `":`
