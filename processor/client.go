@@ -150,7 +150,6 @@ func (p *Pipeline) inputOpts() []kgo.Opt {
 		// A partition resumed after a stall joins the next fetch only once
 		// the fetch in flight returns; an idle fetch waits this long.
 		kgo.FetchMaxWait(250 * time.Millisecond),
-		kgo.WithPools(&p.recs),
 	}
 	if cfg.TopicRegex != "" {
 		return append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(cfg.TopicRegex))

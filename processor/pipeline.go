@@ -45,8 +45,7 @@ type Pipeline struct {
 	// works on, one worker each, in both delivery modes (registry.go).
 	mu      sync.Mutex
 	workers map[topicPartition]*worker
-	budget  *budget    // at-least-once: what all workers hold (budget.go)
-	recs    recordPool // fetched records' memory, recycled (recpool.go)
+	budget  *budget // at-least-once: what all workers hold (budget.go)
 
 	stalled atomic.Int32 // partitions whose produce failed and has not yet succeeded again
 	// lastFailure is the last failed produce, named by readiness while

@@ -307,10 +307,6 @@ func (t *transactor) finished(p *Pipeline, routed []kgo.Fetches, took time.Durat
 				tp := topicPartition{fp.Topic, fp.Partition}
 				next[tp] = max(next[tp], fp.Records[n-1].Offset+1)
 			}
-			// Committed: nothing looks at the records again.
-			for _, r := range fp.Records {
-				r.Recycle()
-			}
 		})
 	}
 	for _, w := range p.registered() {

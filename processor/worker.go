@@ -54,7 +54,6 @@ type worker struct {
 	delivery deliveryDeadline
 	fifo     []*entry
 	head     int
-	popped   []*entry // advance's scratch: the entries it finished
 	backoff  backoff
 	// resend is what a retry routes again once its first record (the
 	// probe) is acknowledged; see retry.
@@ -332,7 +331,6 @@ func (w *worker) advance() {
 		n++
 		size += int64(len(e.rec.Value) + len(e.rec.Key))
 		last = e
-		w.popped = append(w.popped, e)
 		w.fifo[w.head] = nil
 		w.head++
 	}
@@ -349,17 +347,6 @@ func (w *worker) advance() {
 	w.finish(n, size)
 	w.p.consumer.MarkCommitRecords(last.rec)
 	w.lag.finished(last.rec.Offset + 1)
-	// The records are finished: their memory goes back to the pool,
-	// unless a retry is under way, which may still route again records
-	// popped here (its resend list holds them).
-	if w.probe == nil && w.resend == nil {
-		for _, e := range w.popped {
-			e.rec.Recycle()
-			e.rec = nil
-		}
-	}
-	clear(w.popped)
-	w.popped = w.popped[:0]
 	// Records before the failed one complete while it waits; only progress
 	// after the retry started means the failure is behind us.
 	if !w.failed.Load() && w.stalled.Swap(false) {
