@@ -130,35 +130,38 @@ func rulesExplain(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitFailure
 	}
-	var records [][]byte
-	if pos[0] == "-" {
-		r := bufio.NewReaderSize(stdin, 1<<16)
-		for {
-			line, err := readLine(r)
-			if len(line) > 0 && !isBlank(line) {
-				records = append(records, append([]byte(nil), line...))
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				fmt.Fprintf(stderr, "flowsieve rules explain: reading stdin: %v\n", err)
-				return exitFailure
-			}
+	if pos[0] != "-" {
+		if explainOne(stdout, s, []byte(pos[0])) != nil {
+			return exitFailure
 		}
-	} else {
-		records = append(records, []byte(pos[0]))
+		return exitOK
 	}
+	// Each line is explained as it is read, and a line over the record
+	// size limit is passed over as it streams by: no input, however
+	// long, is held in memory.
 	code := exitOK
-	for i, rec := range records {
-		if i > 0 {
-			fmt.Fprintln(stdout)
+	r := bufio.NewReaderSize(stdin, 1<<16)
+	for n := 0; ; {
+		line, long, err := readLineCapped(r, codec.DefaultLimits.RecordBytes)
+		if long > 0 || (len(line) > 0 && !isBlank(line)) {
+			if n++; n > 1 {
+				fmt.Fprintln(stdout)
+			}
+			if long > 0 {
+				fmt.Fprintf(stdout, "record: INVALID: a line of %d bytes, over the %d-byte record limit (input.max_record_bytes)\n", long, codec.DefaultLimits.RecordBytes)
+				code = exitFailure
+			} else if explainOne(stdout, s, line) != nil {
+				code = exitFailure
+			}
 		}
-		if explainOne(stdout, s, rec) != nil {
-			code = exitFailure
+		if err == io.EOF {
+			return code
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "flowsieve rules explain: reading stdin: %v\n", err)
+			return exitFailure
 		}
 	}
-	return code
 }
 
 // explainOne prints every rule's result on one record and the decision.
@@ -365,21 +368,37 @@ func rulesImportFluentd(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// readLine returns the next line including its '\n' (absent on the last
-// line of an input that does not end with one). Lines longer than the
-// reader's buffer are assembled, so no record is too long to read. The
-// slice is valid until the next call.
-func readLine(r *bufio.Reader) ([]byte, error) {
-	line, err := r.ReadSlice('\n')
-	if err != bufio.ErrBufferFull {
-		return line, err
+// readLineCapped returns the next line including its '\n' (absent on the
+// last line of an input that does not end with one), assembling lines
+// longer than the reader's buffer. A line over max bytes is read to its
+// end but not kept: long is then its length, without the '\n'. The slice
+// is valid until the next call.
+func readLineCapped(r *bufio.Reader, max int) (line []byte, long int64, err error) {
+	line, err = r.ReadSlice('\n')
+	if err != bufio.ErrBufferFull && len(line) <= max {
+		return line, 0, err
 	}
-	long := append([]byte(nil), line...)
+	var held []byte
+	n := int64(len(line))
+	if n <= int64(max) {
+		held = append(held, line...)
+	}
 	for err == bufio.ErrBufferFull {
 		line, err = r.ReadSlice('\n')
-		long = append(long, line...)
+		n += int64(len(line))
+		if held != nil && n <= int64(max) {
+			held = append(held, line...)
+		} else {
+			held = nil
+		}
 	}
-	return long, err
+	if held != nil {
+		return held, 0, err
+	}
+	if err == nil {
+		n-- // the '\n'
+	}
+	return nil, n, err
 }
 
 // describeFeed is one line of rules check about a feed: where it comes

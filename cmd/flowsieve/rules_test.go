@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/flowsieve/flowsieve/codec"
 	"github.com/flowsieve/flowsieve/internal/calicoreal"
 )
 
@@ -223,4 +227,45 @@ func TestRulesCheckBlindSpots(t *testing.T) {
 	if !strings.Contains(errOut, want) || strings.Contains(errOut, "denied-egress-public (") {
 		t.Errorf("filter summary lacks %q (and denied-egress-public, which never reaches dest_ip on allowed flows, must not be blind):\n%s", want, errOut)
 	}
+}
+
+// TestExplainLongLines: `rules explain -` explains each line as it reads
+// it; a line over the record limit is reported and passed over as it
+// streams by, never held, however long (it read all of stdin into memory
+// first).
+func TestExplainLongLines(t *testing.T) {
+	long := strings.Repeat("x", 3<<20)
+	code, out, _ := runRules(t, docTextRecord+"\n"+long+"\n"+docTextRecord+"\n", "explain", "--rules", sampleRules(t), "-")
+	if code != exitFailure {
+		t.Errorf("exit %d, want %d (a record was invalid)", code, exitFailure)
+	}
+	if n := strings.Count(out, "record (text): "); n != 2 {
+		t.Errorf("%d records explained, want 2:\n%.2000s", n, out)
+	}
+	if want := fmt.Sprintf("record: INVALID: a line of %d bytes, over the %d-byte record limit", len(long), codec.DefaultLimits.RecordBytes); !strings.Contains(out, want) {
+		t.Errorf("no %q in:\n%.2000s", want, out)
+	}
+
+	// 256 MiB of one line: what is allocated stays a small part of it.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var o, e bytes.Buffer
+	old := stdin
+	stdin = io.LimitReader(zeros{}, 256<<20)
+	defer func() { stdin = old }()
+	code = rulesCmd(context.Background(), []string{"explain", "--rules", sampleRules(t), "-"}, &o, &e)
+	runtime.ReadMemStats(&after)
+	if code != exitFailure || !strings.Contains(o.String(), "a line of 268435456 bytes") {
+		t.Errorf("exit %d: %s %s", code, o.String(), e.String())
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
+		t.Errorf("allocated %d MiB explaining a 256 MiB line", got>>20)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
