@@ -156,7 +156,7 @@ func TestTransactionBytes(t *testing.T) {
 	}{
 		// 3000 records of ~100 bytes in 2 s, in transactions of up to 4 s.
 		{"unbounded", 64 << 20, 1, 3},
-		{"8KiB", 8 << 10, 20, 3000},
+		{"4KiB", 4 << 10, 10, 3000},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
