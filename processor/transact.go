@@ -412,6 +412,7 @@ func (l *lanes) run(w *worker, feed <-chan laneBatch) {
 			}
 			w.route(&es[i], again)
 		}
+		w.flushOutputs()
 		w.flushCounts()
 		w.routedTo = max(w.routedTo, b.recs[len(b.recs)-1].Offset+1)
 	}

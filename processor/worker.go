@@ -71,6 +71,9 @@ type worker struct {
 	// outs is the slab output records are taken from, so that producing
 	// allocates per slab, not per record (produce).
 	outs []kgo.Record
+	// pending are outputs produce has made and not yet handed to the
+	// producer (flushOutputs).
+	pending []*kgo.Record
 	// tally holds counts not yet added to the shared metrics: counting
 	// per batch keeps the workers off each other's cache lines.
 	tally tally
@@ -275,16 +278,20 @@ func (w *worker) processQueued() {
 			es := w.newEntries(b.recs, b.polled)
 			w.delivery.renew(w.p.cfg.DeliveryTimeout)
 			for i := range es {
-				if i%checkEvery == 0 && (w.failed.Load() || w.stopping()) {
-					w.flushCounts()
-					w.requeue(q[bi:], i)
-					return
+				if i%checkEvery == 0 {
+					w.flushOutputs()
+					if w.failed.Load() || w.stopping() {
+						w.flushCounts()
+						w.requeue(q[bi:], i)
+						return
+					}
 				}
 				e := &es[i]
 				w.fifo = append(w.fifo, e)
 				w.tally.in++
 				w.route(e, false)
 			}
+			w.flushOutputs()
 			w.flushCounts()
 			// Commit progress as it comes, not only when the queue
 			// runs dry: input may arrive as fast as it is routed.
@@ -377,6 +384,7 @@ func (w *worker) retry() {
 	w.probe, w.resend = pending[0], append([]*entry{}, pending[1:]...)
 	w.probe.failed.Store(false)
 	w.route(w.probe, true)
+	w.flushOutputs()
 }
 
 // resendRest routes again the records a retry held back behind its probe.
@@ -388,6 +396,7 @@ func (w *worker) resendRest() {
 		e.failed.Store(false)
 		w.route(e, true)
 	}
+	w.flushOutputs()
 }
 
 // drainGrace is how long drain waits past the latest delivery deadline
@@ -398,6 +407,7 @@ const drainGrace = 5 * time.Second
 // Records queued but not yet routed are left for the partition's next
 // owner, which starts from the commit.
 func (w *worker) drain() {
+	w.flushOutputs() // none are left by the paths that route; for certain
 	deadline := time.NewTimer(w.p.cfg.DeliveryTimeout + deliveryDeadlineSlack + drainGrace)
 	defer deadline.Stop()
 	for w.outstanding.Load() > 0 {
@@ -450,7 +460,21 @@ func (w *worker) produce(e *entry, topic string, value []byte, headers []kgo.Rec
 		// the promise finds it here.
 		Context: e,
 	}
-	w.p.producer.Produce(e, out, acked)
+	w.pending = append(w.pending, out)
+}
+
+// flushOutputs hands the outputs produce queued to the producer. Handing
+// them over in runs rather than one between the routing of two records
+// keeps the producer's client-wide lock on this core and its code in
+// the cache (issue 13). An entry's outputs count in its left and in
+// outstanding from produce on, so nothing is finished or drained before
+// they are handed over; every path that routes flushes before it waits.
+func (w *worker) flushOutputs() {
+	for i, out := range w.pending {
+		w.p.producer.Produce(out.Context, out, acked)
+		w.pending[i] = nil
+	}
+	w.pending = w.pending[:0]
 }
 
 // outSlab is how many output records one allocation holds. A slab stays
