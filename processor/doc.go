@@ -75,14 +75,20 @@
 // pauses meanwhile. Records consumed but not
 // acknowledged are capped for the whole process (MaxInflightRecords,
 // MaxInflightBytes; budget.go): at a cap the poll loop stops polling.
+// A worker hands its outputs to the producer in runs (every 256 records
+// routed, and before it waits for anything), not one between two records:
+// franz-go's Produce takes a client-wide lock per record, and in runs the
+// lock stays on one core and the producer's code in its cache.
 //
 // # Delivery: exactly-once
 //
 // Consume-transform-produce in Kafka transactions (transact.go). One client
 // (a kgo.GroupTransactSession) consumes and produces. Each transaction
-// takes the records of one or more polls (up to TxnMaxRecords, for at most
-// TxnInterval), routes every partition's records on its own goroutine with
-// that partition's worker, waits for every output to be acknowledged, and
+// takes the records of one or more polls (up to TxnMaxRecords or
+// MaxInflightBytes of input, for at most TxnInterval), routes every
+// partition's records on a goroutine of its own with that partition's
+// worker while it polls for more (lanes), waits for every output to be
+// acknowledged, and
 // ends the transaction: the outputs and the input offsets commit together
 // or not at all. A rebalance during a transaction, a failed produce, or a
 // failed offset commit aborts it; the session then rewinds to the
