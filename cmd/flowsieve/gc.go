@@ -20,6 +20,10 @@ import (
 // (192 MiB by default): 5 collections per million records, and memory as
 // bounded as before, by the budget. An operator's GOGC or GOMEMLIMIT
 // (say, from a container's memory limit) takes precedence over either.
+// With the embedded broker (make run, the demo) the process also holds
+// every topic's records, which the budget does not bound: the limit would
+// have the collector run without end once they outgrew it, so Go's
+// defaults stay.
 
 const (
 	gcPercent       = 300
@@ -33,10 +37,13 @@ type gcSettings struct {
 	limit   int64
 }
 
-// gcPolicy decides the collector's settings from the environment and the
-// in-flight budget's bytes.
-func gcPolicy(getenv func(string) string, budgetBytes int64) gcSettings {
+// gcPolicy decides the collector's settings from the environment, the
+// in-flight budget's bytes and whether the broker is embedded.
+func gcPolicy(getenv func(string) string, budgetBytes int64, embedded bool) gcSettings {
 	s := gcSettings{percent: -1, limit: -1}
+	if embedded {
+		return s
+	}
 	if getenv("GOGC") == "" {
 		s.percent = gcPercent
 	}
