@@ -75,7 +75,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer func() { _ = log.Sync() }()
 	log.Info("flowsieve starting", buildFields()...)
-	log.Info("garbage collector", zap.String("settings", gcPolicy(os.Getenv, cfg.Input.MaxInflightBytes, cfg.UseEmbedded()).apply()))
+	log.Info("garbage collector", zap.String("settings", gcPolicy(os.Getenv, cfg.Input.MaxInflightBytes, cfg.Output.Format == "json", cfg.UseEmbedded()).apply()))
 	if err := refuseClobber(nil, p.profiles.outputs(), runInputs(p.configFile, cfg)); err != nil {
 		fmt.Fprintln(stderr, "flowsieve run:", err)
 		return exitUsage
