@@ -378,21 +378,15 @@ func readLineCapped(r *bufio.Reader, max int) (line []byte, long int64, err erro
 	if err != bufio.ErrBufferFull && len(line) <= max {
 		return line, 0, err
 	}
-	var held []byte
 	n := int64(len(line))
-	if n <= int64(max) {
-		held = append(held, line...)
-	}
+	held := append([]byte(nil), line[:min(len(line), max)]...)
 	for err == bufio.ErrBufferFull {
 		line, err = r.ReadSlice('\n')
-		n += int64(len(line))
-		if held != nil && n <= int64(max) {
+		if n += int64(len(line)); n <= int64(max) {
 			held = append(held, line...)
-		} else {
-			held = nil
 		}
 	}
-	if held != nil {
+	if n <= int64(max) {
 		return held, 0, err
 	}
 	if err == nil {
